@@ -1,0 +1,55 @@
+import pytest
+
+from textcnn.config import PRESETS, DataConfig, TextCNNConfig, TrainConfig, config_from_dict, config_to_dict
+from textcnn.errors import ConfigError
+
+
+def test_presets_are_the_four_kim_variants_with_paper_defaults():
+    assert set(PRESETS) == {"rand", "static", "non-static", "multichannel"}
+    cfg = PRESETS["multichannel"]
+    assert (cfg.filter_sizes, cfg.n_filters, cfg.dropout, cfg.max_norm) == ((3, 4, 5), 100, 0.5, 3.0)
+    train = TrainConfig()
+    assert (train.optimizer, train.learning_rate, train.rho, train.eps, train.batch_size) == (
+        "adadelta",
+        1.0,
+        0.95,
+        1e-6,
+        50,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"variant": "dynamic"}, "variant must be one of"),
+        ({"filter_sizes": (0, 3)}, "from 1 to 5"),
+        ({"filter_sizes": (6,)}, "from 1 to 5"),
+        ({"filter_sizes": ()}, "from 1 to 5"),
+        ({"filter_sizes": (3, 3)}, "repeat"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"n_filters": 0}, "n_filters"),
+    ],
+)
+def test_invalid_model_configs_are_rejected(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        TextCNNConfig(**kwargs)
+
+
+def test_invalid_train_and_data_configs_are_rejected():
+    with pytest.raises(ConfigError, match="optimizer"):
+        TrainConfig(optimizer="sgd")
+    with pytest.raises(ConfigError, match="batch_size"):
+        TrainConfig(batch_size=0)
+    with pytest.raises(ConfigError, match="tokenizer"):
+        DataConfig(tokenizer="bpe")
+
+
+def test_adam_default_learning_rate():
+    assert TrainConfig(optimizer="adam").learning_rate == 1e-3
+
+
+def test_config_dict_round_trip_and_unknown_keys():
+    cfg = TextCNNConfig(variant="static", filter_sizes=(1, 2))
+    assert config_from_dict(TextCNNConfig, config_to_dict(cfg)) == cfg
+    with pytest.raises(ConfigError, match="unknown TextCNNConfig keys \\['width'\\]; valid keys: variant"):
+        config_from_dict(TextCNNConfig, {"width": 3})

@@ -1,0 +1,63 @@
+import torch
+
+from textcnn.core import ClassifierHead, ConvBank, MaskedConvPool, masked_max_pool, window_mask
+
+
+def test_window_mask_counts_windows_that_touch_a_real_token():
+    # width 3 over a 2-token sentence padded to 4: windows 0..3 touch tokens 0..1, windows 4..5 only padding
+    mask = window_mask(torch.tensor([2, 0]), width=3, n_windows=6)
+    assert mask.tolist() == [[True, True, True, True, False, False], [False] * 6]
+
+
+def test_masked_max_pool_ignores_masked_positions_even_if_larger():
+    x = torch.tensor([[[1.0, 9.0, 2.0]]])
+    assert masked_max_pool(x, torch.tensor([[True, False, True]])).item() == 2.0
+
+
+def test_masked_max_pool_gives_zero_for_rows_without_valid_positions():
+    x = torch.full((2, 3, 4), 5.0)
+    pooled = masked_max_pool(x, torch.zeros(2, 4, dtype=torch.bool))
+    assert torch.equal(pooled, torch.zeros(2, 3))
+
+
+def test_masked_max_pool_works_over_two_spatial_dims():
+    x = torch.arange(8.0).reshape(1, 2, 2, 2)
+    valid = torch.tensor([[[True, False], [False, False]]])
+    assert masked_max_pool(x, valid).tolist() == [[0.0, 4.0]]
+
+
+def test_conv_bank_full_padding_gives_every_window_that_touches_the_input():
+    bank = ConvBank(1, in_channels=2, n_filters=3, widths=(1, 3, 5))
+    maps = bank(torch.randn(4, 2, 7))
+    assert [tuple(m.shape) for m in maps] == [(4, 3, 7), (4, 3, 9), (4, 3, 11)]
+    assert all((m >= 0).all() for m in maps)  # ReLU
+
+
+def test_conv_bank_is_generic_over_two_dimensions():
+    maps = ConvBank(2, in_channels=3, n_filters=4, widths=(3,), full_padding=False)(torch.randn(1, 3, 8, 8))
+    assert tuple(maps[0].shape) == (1, 4, 6, 6)
+
+
+def test_masked_conv_pool_padding_cannot_change_features():
+    torch.manual_seed(0)
+    pool = MaskedConvPool(in_channels=4, n_filters=5, widths=(2, 4))
+    x = torch.randn(1, 4, 3)
+    padded = torch.cat([x, torch.zeros(1, 4, 6)], dim=2)
+    lengths = torch.tensor([3])
+    torch.testing.assert_close(pool(x, lengths), pool(padded, lengths))
+    assert pool(x, lengths).shape == (1, 10)
+
+
+def test_single_token_gives_real_features_for_every_width():
+    torch.manual_seed(0)
+    pool = MaskedConvPool(in_channels=4, n_filters=50, widths=(1, 2, 3, 4, 5))
+    features = pool(torch.randn(1, 4, 1), torch.tensor([1])).view(5, 50)
+    assert (features > 0).any(dim=1).all()  # each width has some positive (real, unmasked) feature
+
+
+def test_max_norm_rescales_only_rows_above_the_limit():
+    head = ClassifierHead(4, 2, dropout=0.0, max_norm=3.0)
+    with torch.no_grad():
+        head.linear.weight.copy_(torch.tensor([[3.0, 4.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]]))
+    head.apply_max_norm()
+    torch.testing.assert_close(head.linear.weight.norm(dim=1), torch.tensor([3.0, 1.0]))

@@ -1,0 +1,116 @@
+from collections.abc import Iterator
+
+import pytest
+import torch
+from torch import nn
+
+from textcnn.config import TrainConfig
+from textcnn.errors import TextCNNError
+from textcnn.train import Batch, fit_model, predict_logits, resolve_device
+
+
+class TensorBatches:
+    """Fixed-size batches over in-memory tensors; reversed order when not shuffling, to test reordering."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int = 4) -> None:
+        self.x, self.y, self.batch_size = x, y, batch_size
+
+    def __len__(self) -> int:
+        return -(-len(self.x) // self.batch_size)
+
+    def epoch(self, generator: torch.Generator | None) -> Iterator[Batch]:
+        order = torch.randperm(len(self.x), generator=generator) if generator else torch.arange(len(self.x)).flip(0)
+        for idx in order.split(self.batch_size):
+            yield Batch(idx, (self.x[idx],), self.y[idx])
+
+
+class Clamped(nn.Linear):
+    """A linear model with a constraint hook that counts its calls."""
+
+    calls = 0
+
+    def apply_constraints(self) -> None:
+        self.calls += 1
+
+
+def _blobs(n: int = 60) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(n) % 2
+    return torch.randn(n, 2, generator=g) + 4 * y.unsqueeze(1).float(), y
+
+
+def test_fit_learns_separable_data_and_calls_constraints_each_step():
+    x, y = _blobs()
+    model = Clamped(2, 2)
+    result = fit_model(
+        model,
+        TensorBatches(x, y),
+        TrainConfig(epochs=10, seed=1, optimizer="adam", lr=0.05, device="cpu"),
+        dev=(TensorBatches(x, y), y),
+    )
+    assert result.best_dev_acc > 0.9
+    assert model.calls == 10 * 15
+    assert [r.epoch for r in result.history] == list(range(1, 11))
+
+
+def test_fit_restores_the_best_dev_epoch():
+    x, y = _blobs()
+    dev_y = 1 - y  # dev labels flipped: learning makes dev worse, so the best dev epoch is early
+    model = nn.Linear(2, 2)
+    result = fit_model(
+        model, TensorBatches(x, y), TrainConfig(epochs=6, seed=0, device="cpu"), dev=(TensorBatches(x, dev_y), dev_y)
+    )
+    best = max(r.dev_acc for r in result.history)
+    assert result.best_dev_acc == best
+    final = (predict_logits(model, TensorBatches(x, dev_y), torch.device("cpu")).argmax(1) == dev_y).float().mean()
+    assert final.item() == pytest.approx(best)
+
+
+def test_patience_stops_early():
+    x, y = _blobs()
+    result = fit_model(
+        nn.Linear(2, 2),
+        TensorBatches(x, y),
+        TrainConfig(epochs=20, patience=2, device="cpu"),
+        dev=(TensorBatches(x, 1 - y), 1 - y),
+    )
+    assert len(result.history) < 20
+
+
+def test_predict_logits_returns_original_order():
+    x, y = _blobs(10)
+    model = nn.Linear(2, 2)
+    torch.testing.assert_close(predict_logits(model, TensorBatches(x, y, 3), torch.device("cpu")), model(x).detach())
+
+
+def test_dry_run_takes_a_few_steps_of_one_epoch():
+    x, y = _blobs()
+    model = Clamped(2, 2)
+    result = fit_model(model, TensorBatches(x, y), TrainConfig(epochs=9, dry_run=True, dry_run_batches=2, device="cpu"))
+    assert len(result.history) == 1 and model.calls == 2
+
+
+def test_same_seed_same_weights_in_deterministic_mode():
+    x, y = _blobs()
+    weights = []
+    for _ in range(2):
+        torch.manual_seed(123)
+        model = nn.Linear(2, 2)
+        fit_model(model, TensorBatches(x, y), TrainConfig(epochs=2, seed=7, deterministic=True, device="cpu"))
+        weights.append(model.weight.detach().clone())
+    torch.use_deterministic_algorithms(False)
+    torch.testing.assert_close(weights[0], weights[1], rtol=0, atol=0)
+
+
+def test_non_finite_loss_stops_with_a_clear_error():
+    x, y = _blobs()
+    x[0, 0] = float("nan")
+    with pytest.raises(TextCNNError, match="non-finite"):
+        fit_model(nn.Linear(2, 2), TensorBatches(x, y), TrainConfig(epochs=1, device="cpu"))
+
+
+def test_cuda_without_gpu_is_a_clear_error():
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(TextCNNError, match="no CUDA GPU"):
+        resolve_device("cuda")

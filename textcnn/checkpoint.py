@@ -1,0 +1,157 @@
+"""Run directories: weights in safetensors, everything else in JSON, every write atomic.
+
+A run directory holds `model.safetensors` (best-dev weights), `config.json` (model, data and
+training config plus `format_version`), `vocab.json`, `labels.json` (class names in class order)
+and `metrics.json`. Nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from . import __version__
+from .config import DataConfig, TextCNNConfig, TrainConfig, config_from_dict, config_to_dict
+from .errors import CheckpointError, ConfigError
+from .tokenizer import Vocabulary
+
+FORMAT_VERSION = 1
+WEIGHTS, CONFIG, VOCAB = "model.safetensors", "config.json", "vocab.json"
+LABELS, METRICS = "labels.json", "metrics.json"
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary file in the same folder, then rename: never a half-written file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Atomically write `obj` as indented UTF-8 JSON."""
+    text = json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
+    _atomic_write(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON file of a run directory; a missing or broken file is a CheckpointError."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise CheckpointError(f"{path} is missing: {path.parent} is not a complete textcnn run directory") from err
+    except (OSError, ValueError) as err:
+        raise CheckpointError(f"{path} is not valid JSON ({err}); the run directory is corrupt") from err
+
+
+def prepare_run_dir(path: str | os.PathLike, force: bool = False) -> Path:
+    """Create `path` for a new run; an existing non-empty directory needs `force`."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise CheckpointError(f"{path} exists and is not a directory; choose another --out")
+    if path.is_dir() and any(path.iterdir()) and not force:
+        raise CheckpointError(f"run directory {path} already exists; pass --force to overwrite or choose another --out")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def point_latest(run_dir: Path) -> None:
+    """Make `<parent>/latest` a symlink to `run_dir` (replaced atomically)."""
+    link = run_dir.parent / "latest"
+    if link.exists() and not link.is_symlink():
+        return  # a real folder named "latest" is the user's: never replace it
+    tmp = run_dir.parent / f".latest.{os.getpid()}.tmp"
+    if tmp.is_symlink():
+        tmp.unlink()
+    tmp.symlink_to(run_dir.name, target_is_directory=True)
+    os.replace(tmp, link)
+
+
+@dataclass
+class SavedRun:
+    """The contents of a run directory, before a model is built from them."""
+
+    model_config: TextCNNConfig
+    data_config: DataConfig
+    train_config: TrainConfig
+    vocab: Vocabulary
+    label_names: list[str]
+    state_dict: dict[str, Tensor]
+
+
+def save_run(
+    run_dir: Path, module: nn.Module, model_config: TextCNNConfig, data_config: DataConfig,
+    train_config: TrainConfig, vocab: Vocabulary, label_names: list[str],
+) -> None:
+    """Write weights, config, vocabulary and labels into an existing run directory."""
+    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    _atomic_write(run_dir / WEIGHTS, lambda tmp: save_file(state, str(tmp), metadata={"format": "pt"}))
+    write_json(run_dir / CONFIG, {
+        "format_version": FORMAT_VERSION,
+        "textcnn_version": __version__,
+        "model": config_to_dict(model_config),
+        "data": config_to_dict(data_config),
+        "train": config_to_dict(train_config),
+    })
+    _atomic_write(run_dir / VOCAB, vocab.save)
+    write_json(run_dir / LABELS, list(label_names))
+
+
+def load_run(run_dir: str | os.PathLike) -> SavedRun:
+    """Read a run directory written by `save_run`, checking its format version."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CheckpointError(
+            f"model directory {run_dir} not found; train one with `textcnn train` or pass --model DIR"
+        )
+    config = read_json(run_dir / CONFIG)
+    version = config.get("format_version") if isinstance(config, dict) else None
+    if version != FORMAT_VERSION:
+        raise CheckpointError(f"{run_dir / CONFIG} has format_version {version!r}; this textcnn reads {FORMAT_VERSION}")
+    try:
+        configs = (
+            config_from_dict(TextCNNConfig, config["model"]),
+            config_from_dict(DataConfig, config["data"]),
+            config_from_dict(TrainConfig, config["train"]),
+        )
+    except (KeyError, TypeError, ConfigError) as err:
+        raise CheckpointError(f"{run_dir / CONFIG} is not a valid textcnn config: {err}") from err
+    labels = read_json(run_dir / LABELS)
+    if not isinstance(labels, list) or not labels:
+        raise CheckpointError(f"{run_dir / LABELS} must be a non-empty list of label names")
+    return SavedRun(*configs, Vocabulary.load(run_dir / VOCAB), [str(x) for x in labels], _load_weights(run_dir))
+
+
+def _load_weights(run_dir: Path) -> dict[str, Tensor]:
+    path = run_dir / WEIGHTS
+    if not path.is_file():
+        raise CheckpointError(f"{path} is missing: {run_dir} is not a complete textcnn run directory")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"{path} is corrupt or not a safetensors file: {err}") from err
+
+
+def load_weights_into(module: nn.Module, state: dict[str, Tensor], source: str) -> None:
+    """Copy `state` into `module` after checking every name and shape matches."""
+    expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in state.items()}
+    if expected != found:
+        diff = sorted(set(expected.items()) ^ set(found.items()))[:4]
+        raise CheckpointError(
+            f"weights in {source} do not match the model its config describes (first differences: {diff})"
+        )
+    module.load_state_dict(state)

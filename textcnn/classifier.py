@@ -1,0 +1,260 @@
+"""TextCNNClassifier: the library object, a scikit-learn estimator over raw texts."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from .batching import TokenBatches
+from .checkpoint import load_run, load_weights_into, prepare_run_dir, save_run
+from .config import DataConfig, TextCNNConfig, TrainConfig
+from .data import TextDataset, split_off_dev
+from .embeddings import build_embedding_matrix, load_vectors, save_vectors, train_word2vec
+from .errors import DataError, NotFittedError
+from .text import TextCNN
+from .tokenizer import Tokenizer, Vocabulary
+from .train import FitResult, fit_model, predict_logits, resolve_device
+
+log = logging.getLogger(__name__)
+
+VECTORS_ENV = "TEXTCNN_VECTORS"
+PREDICT_BATCH_SIZE = 256
+
+
+class TextCNNClassifier(ClassifierMixin, BaseEstimator):
+    """Kim (2014) CNN sentence classifier with the scikit-learn API: fit, predict, predict_proba, score.
+
+    `vectors` (pretrained variants) is a path to word2vec/GloVe/fastText/.kv vectors, a gensim
+    `KeyedVectors`, or None: then `$TEXTCNN_VECTORS`, else word2vec trained on the training texts.
+    """
+
+    def __init__(
+        self, *, variant: str = "non-static", filter_sizes: Sequence[int] = (3, 4, 5), n_filters: int = 100,
+        dropout: float = 0.5, max_norm: float | None = 3.0, embedding_dim: int = 300, vectors: Any = None,
+        oov_init: str = "uniform", tokenizer: str = "unicode", lowercase: bool = True, min_freq: int = 1,
+        optimizer: str = "adadelta", lr: float | None = None, batch_size: int = 50, epochs: int = 25,
+        patience: int | None = None, dev_fraction: float = 0.1, seed: int = 0, device: str = "auto",
+        deterministic: bool = False, bucket_by_length: bool = True, dry_run: bool = False, progress: bool = False,
+    ) -> None:
+        self.variant = variant
+        self.filter_sizes = filter_sizes
+        self.n_filters = n_filters
+        self.dropout = dropout
+        self.max_norm = max_norm
+        self.embedding_dim = embedding_dim
+        self.vectors = vectors
+        self.oov_init = oov_init
+        self.tokenizer = tokenizer
+        self.lowercase = lowercase
+        self.min_freq = min_freq
+        self.optimizer = optimizer
+        self.lr = lr
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.patience = patience
+        self.dev_fraction = dev_fraction
+        self.seed = seed
+        self.device = device
+        self.deterministic = deterministic
+        self.bucket_by_length = bucket_by_length
+        self.dry_run = dry_run
+        self.progress = progress
+
+    # ---- configs built from the parameters (validated there) ----
+    def model_config(self, embedding_dim: int | None = None) -> TextCNNConfig:
+        """The architecture these parameters describe."""
+        return TextCNNConfig(
+            variant=self.variant, filter_sizes=tuple(self.filter_sizes), n_filters=self.n_filters,
+            dropout=self.dropout, max_norm=self.max_norm, embedding_dim=embedding_dim or self.embedding_dim,
+        )
+
+    def data_config(self) -> DataConfig:
+        """Tokenizer and vocabulary settings."""
+        return DataConfig(tokenizer=self.tokenizer, lowercase=self.lowercase, min_freq=self.min_freq)
+
+    def train_config(self) -> TrainConfig:
+        """Optimisation settings."""
+        return TrainConfig(
+            optimizer=self.optimizer, lr=self.lr, batch_size=self.batch_size, epochs=self.epochs,
+            patience=self.patience, dev_fraction=self.dev_fraction, seed=self.seed, device=self.device,
+            deterministic=self.deterministic, bucket_by_length=self.bucket_by_length, dry_run=self.dry_run,
+        )
+
+    # ---- training ----
+    def fit(
+        self, X: Sequence[str], y: Sequence[Any], *, dev: tuple[Sequence[str], Sequence[Any]] | None = None,
+        label_names: Sequence[str] | None = None,
+    ) -> TextCNNClassifier:
+        """Train on texts `X` with labels `y`; `dev` for early stopping (else 10% of train is held out).
+
+        `label_names` fixes the class order (e.g. a dataset's); by default it is the sorted labels.
+        """
+        model_cfg, data_cfg, train_cfg = self.model_config(), self.data_config(), self.train_config()
+        texts = _check_texts(X)
+        self.classes_ = np.asarray(label_names if label_names is not None else np.unique(np.asarray(y)))
+        if len(self.classes_) < 2:
+            raise DataError(f"training needs at least two classes; got {list(self.classes_)}")
+        train = TextDataset(texts, self._encode_labels(y, len(texts)), [str(c) for c in self.classes_])
+        if dev is None:
+            train, dev_set = split_off_dev(train, train_cfg.dev_fraction, train_cfg.seed)
+        else:
+            dev_texts = _check_texts(dev[0])
+            dev_set = TextDataset(dev_texts, self._encode_labels(dev[1], len(dev_texts)), train.label_names)
+        self.tokenizer_ = Tokenizer(data_cfg.tokenizer, data_cfg.lowercase)
+        train_tokens = [self.tokenizer_(t) for t in train.texts]
+        self.vocab_ = Vocabulary.build(train_tokens, data_cfg.min_freq)
+        matrix, model_cfg = self._initial_embeddings(model_cfg, train_tokens, train_cfg.seed)
+        self.module_ = TextCNN(model_cfg, len(self.vocab_), len(self.classes_), matrix)
+        self.fit_result_: FitResult = fit_model(
+            self.module_, self._batches(train_tokens, train.labels, train_cfg, shuffle=True), train_cfg,
+            dev=self._dev_batches(dev_set, train_cfg), progress=self.progress,
+        )
+        self.device_ = next(self.module_.parameters()).device
+        return self
+
+    def _encode_labels(self, y: Sequence[Any], n: int) -> list[int]:
+        y = list(y)
+        if len(y) != n:
+            raise DataError(f"got {n} texts but {len(y)} labels")
+        index = {str(c): i for i, c in enumerate(self.classes_)}
+        unknown = sorted({str(v) for v in y} - set(index))
+        if unknown:
+            raise DataError(f"labels {unknown[:5]} are not among the classes {list(index)}")
+        return [index[str(v)] for v in y]
+
+    def _initial_embeddings(
+        self, cfg: TextCNNConfig, tokens: list[list[str]], seed: int
+    ) -> tuple[torch.Tensor, TextCNNConfig]:
+        """The embedding matrix to start from, and the config with the vectors' dimension."""
+        vectors = self._resolve_vectors(tokens, seed) if cfg.uses_vectors else None
+        dim = vectors.vector_size if vectors is not None else cfg.embedding_dim
+        cfg = self.model_config(embedding_dim=dim)
+        matrix, self.coverage_ = build_embedding_matrix(
+            self.vocab_.itos, vectors, dim, counts=self.vocab_.counts, oov_init=self.oov_init,
+            generator=torch.Generator().manual_seed(seed),
+        )
+        return matrix, cfg
+
+    def _resolve_vectors(self, tokens: list[list[str]], seed: int):
+        self.word2vec_ = None
+        source = self.vectors if self.vectors is not None else os.environ.get(VECTORS_ENV) or None
+        if source is not None:
+            return load_vectors(source, words=self.vocab_.itos)
+        log.info("no --vectors and no $%s: training word2vec on the %d training texts", VECTORS_ENV, len(tokens))
+        workers = 1 if self.deterministic else min(4, os.cpu_count() or 1)
+        self.word2vec_ = train_word2vec(tokens, self.embedding_dim, seed=seed, workers=workers)
+        return self.word2vec_
+
+    def _batches(self, tokens: list[list[str]], labels: list[int] | None, cfg: TrainConfig, shuffle: bool):
+        ids = [self.vocab_.encode(t) for t in tokens]
+        return TokenBatches(ids, labels, cfg.batch_size, shuffle=shuffle, bucket_by_length=cfg.bucket_by_length)
+
+    def _dev_batches(self, dev: TextDataset, cfg: TrainConfig):
+        tokens = [self.tokenizer_(t) for t in dev.texts]
+        return self._batches(tokens, None, cfg, shuffle=False), torch.tensor(dev.labels)
+
+    # ---- prediction ----
+    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
+        """Class probabilities, shape (n_texts, n_classes); rows sum to 1."""
+        self._check_fitted()
+        texts = _check_texts(X)
+        tokens = [self.tokenizer_(t) for t in texts]
+        empty = [t for t, toks in zip(texts, tokens) if not toks]
+        if empty:
+            warnings.warn(
+                f"{len(empty)} text(s) have no tokens under the {self.tokenizer_.name!r} tokenizer "
+                f"(e.g. {empty[0]!r}); predicted from zero features", stacklevel=2,
+            )
+        ids = [self.vocab_.encode(t) for t in tokens]
+        batches = TokenBatches(ids, None, PREDICT_BATCH_SIZE, shuffle=False, bucket_by_length=True)
+        logits = predict_logits(self.module_, batches, self.device_)
+        return torch.softmax(logits, dim=1).numpy().astype(np.float64)
+
+    def predict(self, X: Sequence[str]) -> np.ndarray:
+        """The most probable class of each text."""
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def predict_records(self, X: Sequence[str], top_k: int | None = None) -> list[dict[str, Any]]:
+        """One dict per text: text, label, probability, and the `top_k` classes with probabilities."""
+        probs = self.predict_proba(X)
+        k = len(self.classes_) if top_k is None else max(1, min(top_k, len(self.classes_)))
+        records = []
+        for text, row in zip(X, probs):
+            order = np.argsort(-row)[:k]
+            records.append({
+                "text": text, "label": str(self.classes_[order[0]]), "probability": float(row[order[0]]),
+                "probabilities": {str(self.classes_[i]): float(row[i]) for i in order},
+            })
+        return records
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "module_"):
+            raise NotFittedError(
+                "this TextCNNClassifier is not fitted yet; call fit(...) or TextCNNClassifier.load(dir)"
+            )
+
+    # ---- persistence ----
+    def save(self, path: str | os.PathLike, force: bool = False) -> Path:
+        """Write a run directory (safetensors weights + JSON config, vocabulary, labels)."""
+        self._check_fitted()
+        run_dir = prepare_run_dir(path, force)
+        save_run(
+            run_dir, self.module_, self.module_.config, self.data_config(), self.train_config(),
+            self.vocab_, [str(c) for c in self.classes_],
+        )
+        if getattr(self, "word2vec_", None) is not None:
+            save_vectors(self.word2vec_, run_dir / "word2vec.txt")
+        return run_dir
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str = "auto") -> TextCNNClassifier:
+        """Rebuild a classifier from a run directory written by `save` (nothing is unpickled)."""
+        saved = load_run(path)
+        m, d, t = saved.model_config, saved.data_config, saved.train_config
+        clf = cls(
+            variant=m.variant, filter_sizes=m.filter_sizes, n_filters=m.n_filters, dropout=m.dropout,
+            max_norm=m.max_norm, embedding_dim=m.embedding_dim, tokenizer=d.tokenizer, lowercase=d.lowercase,
+            min_freq=d.min_freq, optimizer=t.optimizer, lr=t.lr, batch_size=t.batch_size, epochs=t.epochs,
+            patience=t.patience, dev_fraction=t.dev_fraction, seed=t.seed, device=device,
+            deterministic=t.deterministic, bucket_by_length=t.bucket_by_length,
+        )
+        clf.tokenizer_ = Tokenizer(d.tokenizer, d.lowercase)
+        clf.vocab_ = saved.vocab
+        clf.classes_ = np.asarray(saved.label_names)
+        module = TextCNN(m, len(saved.vocab), len(saved.label_names))
+        load_weights_into(module, saved.state_dict, str(path))
+        clf.device_ = resolve_device(device)
+        clf.module_ = module.to(clf.device_).eval()
+        return clf
+
+
+def _check_texts(X: Sequence[str]) -> list[str]:
+    """Texts as a list of strings; empty or whitespace-only raw input is an error."""
+    if isinstance(X, str):
+        raise DataError("expected a list of texts, got a single string; wrap it in a list")
+    texts = list(X)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise DataError(f"text {i} is {type(text).__name__}, not a string")
+        if not text.strip():
+            raise DataError(f"text {i} is empty or whitespace only; give a non-empty text")
+        if not text.isascii() and _has_lone_surrogates(text):
+            raise DataError(f"text {i} is not valid UTF-8 (undecodable bytes); convert the input to UTF-8")
+    return texts
+
+
+def _has_lone_surrogates(text: str) -> bool:
+    """True for strings made from undecodable bytes (Python's surrogateescape for argv and stdin)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

@@ -1,0 +1,172 @@
+"""The `textcnn` command line: parse options, call the library, print. No logic lives here."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from .config import DEVICES, OPTIMIZERS, TOKENIZERS, VARIANTS
+from .errors import TextCNNError
+
+DEFAULT_MODEL = "runs/latest"
+
+
+class _TqdmHandler(logging.Handler):
+    """Log lines written through tqdm, so they don't break a progress bar."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        tqdm.write(self.format(record), file=sys.stderr)
+
+
+def _setup_logging(quiet: bool) -> None:
+    handler = _TqdmHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger("textcnn")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING if quiet else logging.INFO)
+    root.propagate = False
+
+
+def _friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn textcnn's own errors into one line on stderr and exit code 2 (other errors are bugs)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except TextCNNError as err:
+            click.echo(f"error: {err}", err=True)
+            sys.exit(2)
+        except UnicodeDecodeError as err:
+            click.echo(f"error: input is not valid UTF-8 (byte {err.start}); convert it to UTF-8", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def _int_list(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in value.split(",") if x.strip())
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers like 3,4,5; got {value!r}") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
+def main(quiet: bool) -> None:
+    """textcnn: Kim (2014) convolutional networks for sentence classification."""
+    _setup_logging(quiet)
+
+
+_TRAIN_EXAMPLES = """
+\b
+Examples:
+  textcnn train                                   # the demo set in data/, offline
+  TEXTCNN_DATA=../shared/data textcnn train --dataset sst2 --variant non-static \\
+      --vectors ../shared/data/glove/glove.6B.50d.kim7.txt
+  textcnn train --train-file reviews.csv --text-column review --label-column stars
+"""
+
+
+@main.command(epilog=_TRAIN_EXAMPLES)
+@click.option("--dataset", help="A named dataset (sst2); found in data/<name>/, $TEXTCNN_DATA/<name>/ or the HF hub.")
+@click.option("--train-file", type=click.Path(), help="Training file: .tsv, .csv or .jsonl.")
+@click.option("--dev-file", type=click.Path(), help="Dev file for early stopping (else 10% of train).")
+@click.option("--test-file", type=click.Path(), help="Test file, scored once with the best-dev model.")
+@click.option("--text-column", default="text", show_default=True)
+@click.option("--label-column", default="label", show_default=True)
+@click.option("--variant", type=click.Choice(VARIANTS), default="non-static", show_default=True)
+@click.option("--vectors", help="word2vec (.bin/.txt), GloVe .txt, fastText .vec, gensim .kv, or gensim-data:NAME.")
+@click.option("--filter-sizes", default="3,4,5", show_default=True, callback=_int_list, help="Widths from 1..5.")
+@click.option("--n-filters", default=100, show_default=True, help="Feature maps per width.")
+@click.option("--embedding-dim", default=300, show_default=True, help="For rand (and trained word2vec).")
+@click.option("--dropout", default=0.5, show_default=True)
+@click.option("--max-norm", default=3.0, show_default=True, help="l2 limit on classifier rows; 0 = off.")
+@click.option("--oov-init", type=click.Choice(["uniform", "match"]), default="uniform", show_default=True)
+@click.option("--tokenizer", type=click.Choice(TOKENIZERS), help="Default: kim for named datasets, else unicode.")
+@click.option("--min-freq", default=1, show_default=True)
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="adadelta", show_default=True)
+@click.option("--lr", type=float, help="Default 1.0 (Adadelta) or 1e-3 (Adam).")
+@click.option("--epochs", default=25, show_default=True)
+@click.option("--batch-size", default=50, show_default=True)
+@click.option("--patience", type=int, help="Stop after this many epochs without a better dev score.")
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--deterministic", is_flag=True, help="Deterministic kernels, one thread.")
+@click.option("--no-bucketing", is_flag=True, help="Shuffle without grouping sentences by length.")
+@click.option("--out", type=click.Path(), help="Run directory (default runs/<dataset>-<variant>-<time>).")
+@click.option("--force", is_flag=True, help="Overwrite an existing run directory.")
+@click.option("--dry-run", is_flag=True, help="One tiny epoch on a few batches (smoke test).")
+@_friendly_errors
+def train(**opts: Any) -> None:
+    """Train a Kim CNN and save it as a run directory; prints dev and test accuracy."""
+    from .runs import DataSource, make_classifier, train_run
+
+    source = DataSource(opts.pop("dataset"), opts.pop("train_file"), opts.pop("dev_file"), opts.pop("test_file"),
+                        opts.pop("text_column"), opts.pop("label_column"))
+    out, force = opts.pop("out"), opts.pop("force")
+    opts["max_norm"] = opts["max_norm"] or None
+    opts["bucket_by_length"] = not opts.pop("no_bucketing")
+    clf = make_classifier(source, progress=sys.stderr.isatty(), **opts)
+    summary = train_run(clf, source, out, force)
+    click.echo(f"saved {summary.run_dir}")
+    click.echo(json.dumps({k: summary.metrics.get(k) for k in ("best_dev_acc", "test_acc")}))
+
+
+_PREDICT_EXAMPLES = """
+\b
+Examples:
+  textcnn predict "a gripping , funny film"
+  textcnn predict --json --top-k 2 "not bad at all" "dull"
+  cat reviews.txt | textcnn predict - --model runs/sst2-non-static-20261123-101500
+"""
+
+
+@main.command(epilog=_PREDICT_EXAMPLES)
+@click.argument("texts", nargs=-1)
+@click.option("--file", "file", type=click.File("r", encoding="utf-8"), help="One text per line ('-' = stdin).")
+@click.option("--model", "model_dir", default=DEFAULT_MODEL, show_default=True, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line: text, label, probabilities.")
+@click.option("--top-k", type=int, help="Show the k most probable classes.")
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
+@_friendly_errors
+def predict(texts: tuple[str, ...], file: Any, model_dir: str, as_json: bool, top_k: int | None, device: str) -> None:
+    """Predict labels for TEXTS (or '-' to read one text per line from stdin)."""
+    from .classifier import TextCNNClassifier
+    from .data import read_texts
+
+    inputs = read_texts(texts, file, sys.stdin)
+    clf = TextCNNClassifier.load(model_dir, device=device)
+    for record in clf.predict_records(inputs, top_k=top_k):
+        if as_json:
+            click.echo(json.dumps(record, ensure_ascii=False))
+        else:
+            probs = "  ".join(f"{name} {p:.3f}" for name, p in record["probabilities"].items())
+            click.echo(f"{record['label']}\t{record['probability']:.3f}\t{record['text']}\t[{probs}]")
+
+
+@main.command(epilog="\b\nExample:\n  TEXTCNN_DATA=../shared/data textcnn evaluate --model runs/latest --dataset sst2")
+@click.option("--model", "model_dir", default=DEFAULT_MODEL, show_default=True, type=click.Path())
+@click.option("--dataset", help="A named dataset (sst2).")
+@click.option("--file", "eval_file", type=click.Path(), help="A labelled .tsv/.csv/.jsonl file to score instead.")
+@click.option("--text-column", default="text", show_default=True)
+@click.option("--label-column", default="label", show_default=True)
+@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "dev", "test"]))
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@_friendly_errors
+def evaluate(model_dir: str, dataset: str | None, eval_file: str | None, text_column: str, label_column: str,
+             split: str, as_json: bool) -> None:
+    """Accuracy, macro-F1 and the confusion matrix of a saved model."""
+    from .runs import DataSource, evaluate_run, format_evaluation
+
+    source = DataSource(dataset, eval_file, text_column=text_column, label_column=label_column)
+    metrics = evaluate_run(model_dir, source, "train" if eval_file else split)
+    click.echo(json.dumps(metrics) if as_json else format_evaluation(metrics))

@@ -1,0 +1,105 @@
+"""The convolution + pooling core shared by the text and image models.
+
+Everything that convolves or pools lives here, generic over 1-D (text) and 2-D (images):
+a bank of parallel convolutions (Kim's filter widths; the same idea as an Inception module),
+max pooling that padding can never win, and a dropout + linear classifier head with Kim's
+max-norm constraint. Dimension letters: B batch, L tokens, E embedding size, C feature maps,
+K classes, H/W image size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+_CONV = {1: nn.Conv1d, 2: nn.Conv2d}
+
+
+def conv_layer(dims: int, in_channels: int, out_channels: int, kernel_size: int, padding: int = 0) -> nn.Module:
+    """A stride-1 convolution over `dims` spatial dimensions (1 for text, 2 for images)."""
+    if dims not in _CONV:
+        raise ValueError(f"dims must be 1 or 2; got {dims}")
+    return _CONV[dims](in_channels, out_channels, kernel_size, padding=padding)
+
+
+class ConvBank(nn.Module):
+    """Parallel convolutions of several widths over one input, each followed by ReLU.
+
+    With `full_padding` each width h pads h-1 zeros on every side, so every window that
+    touches the input is computed (Kim 2014 §2 "wide" windows at the borders).
+    """
+
+    def __init__(
+        self, dims: int, in_channels: int, n_filters: int, widths: Sequence[int], full_padding: bool = True
+    ) -> None:
+        super().__init__()
+        self.widths = tuple(widths)
+        self.convs = nn.ModuleList(
+            conv_layer(dims, in_channels, n_filters, h, padding=h - 1 if full_padding else 0) for h in self.widths
+        )
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        # x: (B, E, L) for text or (B, E, H, W) for images
+        return [torch.relu(conv(x)) for conv in self.convs]  # each (B, C, L + h - 1) with full padding
+
+
+def window_mask(lengths: Tensor, width: int, n_windows: int) -> Tensor:
+    """True for the windows of a full-padded width-`width` conv that overlap a real token.
+
+    Window s covers sentence positions s-(h-1) .. s, so it touches a real token exactly when
+    s < length + h - 1 (and the sentence is not empty). Batch padding beyond that never counts.
+    """
+    positions = torch.arange(n_windows, device=lengths.device)  # (L')
+    limit = torch.where(lengths > 0, lengths + width - 1, torch.zeros_like(lengths))  # (B,)
+    return positions.unsqueeze(0) < limit.unsqueeze(1)  # (B, L')
+
+
+def masked_max_pool(x: Tensor, valid: Tensor) -> Tensor:
+    """Max over all positions that padding can never win (Kim 2014 §2: max-over-time pooling).
+
+    x: (B, C, *S) feature maps; valid: (B, *S) True where a position may win. A row with no
+    valid position (an empty input) pools to zeros, not to -inf or ReLU(bias).
+    """
+    x = x.flatten(2)  # (B, C, S)
+    valid = valid.flatten(1).unsqueeze(1)  # (B, 1, S)
+    pooled = x.masked_fill(~valid, float("-inf")).amax(dim=-1)  # (B, C)
+    return pooled.masked_fill(~valid.any(dim=-1), 0.0)  # (B, C)
+
+
+class MaskedConvPool(nn.Module):
+    """Kim's filter bank for sequences: full-padded convs of each width, ReLU, masked max-over-time, concat."""
+
+    def __init__(self, in_channels: int, n_filters: int, widths: Sequence[int]) -> None:
+        super().__init__()
+        self.bank = ConvBank(1, in_channels, n_filters, widths, full_padding=True)
+        self.out_features = n_filters * len(self.bank.widths)
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        # x: (B, E, L) embedded, right-padded with zero vectors; lengths: (B,) real tokens per row
+        maps = self.bank(x)  # each (B, C, L + h - 1)
+        pooled = [
+            masked_max_pool(m, window_mask(lengths, h, m.shape[-1])) for h, m in zip(self.bank.widths, maps)
+        ]  # each (B, C)
+        return torch.cat(pooled, dim=1)  # (B, C * n_widths)
+
+
+class ClassifierHead(nn.Module):
+    """Dropout then a linear layer to class logits, with Kim's max-norm on each class's weight row."""
+
+    def __init__(self, in_features: int, n_classes: int, dropout: float, max_norm: float | None) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(in_features, n_classes)
+        self.max_norm = max_norm
+
+    def forward(self, features: Tensor) -> Tensor:
+        # features: (B, F)
+        return self.linear(self.dropout(features))  # (B, K)
+
+    @torch.no_grad()
+    def apply_max_norm(self) -> None:
+        """Rescale any weight row whose l2 norm exceeds `max_norm` back to it (Kim 2014 §2.1)."""
+        if self.max_norm is not None:
+            self.linear.weight.copy_(torch.renorm(self.linear.weight, p=2, dim=0, maxnorm=self.max_norm))

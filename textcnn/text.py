@@ -1,0 +1,66 @@
+"""TextCNN: embedding channels (static and/or fine-tuned) feeding the core filter bank and head."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .config import TextCNNConfig
+from .core import ClassifierHead, MaskedConvPool
+from .tokenizer import PAD_ID
+
+RAND_INIT_RANGE = 0.25  # U[-0.25, 0.25], Kim's released code for random word vectors
+
+
+def _embedding(vectors: Tensor, trainable: bool) -> nn.Embedding:
+    """An embedding initialised from `vectors` whose padding row is zero and never trained."""
+    vectors = vectors.clone()
+    vectors[PAD_ID] = 0.0
+    return nn.Embedding.from_pretrained(vectors, freeze=not trainable, padding_idx=PAD_ID)
+
+
+def _random_vectors(vocab_size: int, dim: int) -> Tensor:
+    return torch.empty(vocab_size, dim).uniform_(-RAND_INIT_RANGE, RAND_INIT_RANGE)
+
+
+class TextCNN(nn.Module):
+    """Kim (2014) CNN for sentence classification; a plain `nn.Module` over padded token ids.
+
+    Variants (Kim §3.3): `rand` and `non-static` have one fine-tuned channel, `static` one frozen
+    channel, `multichannel` one of each, both initialised from `vectors`. In `multichannel` the two
+    channels are concatenated along the embedding axis before the convolution, so each filter has
+    separate weights per channel whose results are summed: the same function as Kim's two-channel
+    convolution.
+    """
+
+    def __init__(self, config: TextCNNConfig, vocab_size: int, n_classes: int, vectors: Tensor | None = None):
+        super().__init__()
+        self.config = config
+        if vectors is None:
+            vectors = _random_vectors(vocab_size, config.embedding_dim)
+        if tuple(vectors.shape) != (vocab_size, config.embedding_dim):
+            raise ValueError(
+                f"vectors have shape {tuple(vectors.shape)}; expected ({vocab_size}, {config.embedding_dim})"
+            )
+        variant = config.variant
+        self.static = _embedding(vectors, trainable=False) if variant in ("static", "multichannel") else None
+        self.tuned = _embedding(vectors, trainable=True) if variant != "static" else None
+        n_channels = 2 if variant == "multichannel" else 1
+        self.features = MaskedConvPool(n_channels * config.embedding_dim, config.n_filters, config.filter_sizes)
+        self.head = ClassifierHead(self.features.out_features, n_classes, config.dropout, config.max_norm)
+
+    def embed(self, ids: Tensor) -> Tensor:
+        """Token ids (B, L) → channels concatenated and moved to the conv layout (B, E*channels, L)."""
+        channels = [emb(ids) for emb in (self.static, self.tuned) if emb is not None]  # each (B, L, E)
+        return torch.cat(channels, dim=-1).transpose(1, 2)  # (B, E * n_channels, L)
+
+    def forward(self, ids: Tensor, lengths: Tensor | None = None) -> Tensor:
+        # ids: (B, L) right-padded with PAD_ID; lengths: (B,) real tokens per row
+        if lengths is None:
+            lengths = (ids != PAD_ID).sum(dim=1)  # (B,)
+        features = self.features(self.embed(ids), lengths)  # (B, C * n_widths)
+        return self.head(features)  # (B, K)
+
+    def apply_constraints(self) -> None:
+        """Called by the trainer after every optimizer step: Kim's max-norm on the softmax rows."""
+        self.head.apply_max_norm()
