@@ -352,3 +352,16 @@ def test_split_off_dev_tiny_class_falls_back():
 def test_split_off_dev_bad_fraction():
     with pytest.raises(DataError, match="between 0 and 1, got 1.5"):
         split_off_dev(imbalanced(), 1.5, seed=0)
+
+
+def test_unreachable_hub_fails_fast_with_a_connection_error(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # discard port: nothing listens
+    with pytest.raises(ConnectionError, match="cannot reach 127.0.0.1"):
+        data._check_hub_reachable(timeout_s=1.0)
+
+
+def test_hub_offline_mode_skips_the_reachability_check(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    data._check_hub_reachable(timeout_s=1.0)  # no error: datasets will use its cache

@@ -171,7 +171,7 @@ class TextCNNClassifier(ClassifierMixin, BaseEstimator):
         if empty:
             warnings.warn(
                 f"{len(empty)} text(s) have no tokens under the {self.tokenizer_.name!r} tokenizer "
-                f"(e.g. {empty[0]!r}); predicted from zero features", stacklevel=2,
+                f"(e.g. {empty[0]!r}); predicted from zero features", stacklevel=3,
             )
         ids = [self.vocab_.encode(t) for t in tokens]
         batches = TokenBatches(ids, None, PREDICT_BATCH_SIZE, shuffle=False, bucket_by_length=True)
@@ -180,7 +180,8 @@ class TextCNNClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Sequence[str]) -> np.ndarray:
         """The most probable class of each text."""
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        probs = self.predict_proba(X)
+        return self.classes_[probs.argmax(axis=1)]
 
     def predict_records(self, X: Sequence[str], top_k: int | None = None) -> list[dict[str, Any]]:
         """One dict per text: text, label, probability, and the `top_k` classes with probabilities."""

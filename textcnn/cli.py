@@ -59,7 +59,17 @@ def _int_list(ctx: click.Context, param: click.Parameter, value: str) -> tuple[i
         raise click.BadParameter(f"expected comma-separated integers like 3,4,5; got {value!r}") from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+_MAIN_EXAMPLES = """
+\b
+Examples:
+  textcnn train                                  # demo set, offline, a few seconds
+  textcnn predict "a gripping , funny film"      # uses runs/latest
+  textcnn evaluate --dataset sst2 --split test
+  textcnn COMMAND --help                         # every option of a command
+"""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=_MAIN_EXAMPLES)
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
 def main(quiet: bool) -> None:
     """textcnn: Kim (2014) convolutional networks for sentence classification."""

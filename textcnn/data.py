@@ -13,10 +13,12 @@ import logging
 import math
 import os
 import re
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlparse
 
 import torch
 from sklearn.model_selection import train_test_split
@@ -184,9 +186,22 @@ def _load_local(spec: DatasetSpec, folder: Path) -> dict[str, TextDataset]:
 
 def _load_hub(spec: DatasetSpec) -> Any:
     """`datasets.load_dataset` for the spec: a DatasetDict keyed by hub split (tests replace this)."""
+    _check_hub_reachable()
     import datasets  # imported here: it is slow to import and only the hub path needs it
 
     return datasets.load_dataset(spec.hub_id, spec.hub_config)
+
+
+def _check_hub_reachable(timeout_s: float = 3.0) -> None:
+    """Fail in seconds when offline, instead of after the hub client's ~30 s of noisy retries."""
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0"):
+        return  # offline mode: `datasets` reads its local cache
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        socket.create_connection((endpoint.hostname, port), timeout=timeout_s).close()
+    except OSError as err:
+        raise ConnectionError(f"cannot reach {endpoint.hostname} ({err})") from err
 
 
 def _load_from_hub(spec: DatasetSpec) -> dict[str, TextDataset]:
@@ -471,7 +486,9 @@ def split_off_dev(train: TextDataset, fraction: float, seed: int) -> tuple[TextD
 
 def read_texts(texts: Sequence[str], file: IO[str] | None = None, stdin: IO[str] | None = None) -> list[str]:
     """The texts to predict: the given strings, or one per non-blank line of `file` (or stdin for "-")."""
-    if list(texts) == ["-"]:
+    if "-" in texts:
+        if len(texts) > 1 or file is not None:
+            raise DataError("give texts as arguments or with --file/-, not both")
         file, texts = stdin, []
     if file is not None and texts:
         raise DataError("give texts as arguments or with --file/-, not both")

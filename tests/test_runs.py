@@ -1,0 +1,64 @@
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from textcnn.data import load_named_dataset
+from textcnn.errors import DataError
+from textcnn.runs import DataSource, evaluate_run, format_evaluation, make_classifier, train_run
+
+SHARED = os.environ.get("TEXTCNN_DATA", "")
+HAS_SST2 = bool(SHARED) and Path(SHARED, "sst2", "train.tsv").is_file()
+
+
+def test_learning_on_the_demo_set_is_clearly_above_chance(tmp_path):
+    source = DataSource()
+    clf = make_classifier(source, variant="non-static", embedding_dim=50, seed=0, device="cpu", deterministic=True)
+    summary = train_run(clf, DataSource(), tmp_path / "run")
+    assert summary.metrics["test_acc"] >= 0.75  # two balanced classes: chance is 0.5
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert saved["test_acc"] == summary.metrics["test_acc"] and len(saved["history"]) == 25
+
+
+def test_evaluate_reports_accuracy_f1_and_confusion(tmp_path):
+    clf = make_classifier(DataSource(), variant="rand", embedding_dim=8, n_filters=4, epochs=2, device="cpu")
+    train_run(clf, DataSource(), tmp_path / "run")
+    metrics = evaluate_run(tmp_path / "run", DataSource(), "test")
+    assert 0.0 <= metrics["accuracy"] <= 1.0 and 0.0 <= metrics["macro_f1"] <= 1.0
+    assert sum(map(sum, metrics["confusion_matrix"])) == metrics["examples"] == 16
+    assert "confusion matrix" in format_evaluation(metrics) and "negative" in format_evaluation(metrics)
+
+
+def test_a_failed_run_leaves_no_directory(tmp_path):
+    clf = make_classifier(DataSource(), variant="static", vectors=str(tmp_path / "missing.txt"), device="cpu")
+    with pytest.raises(Exception, match="missing.txt"):
+        train_run(clf, DataSource(), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_registry_datasets_default_to_kims_tokenizer():
+    assert make_classifier(DataSource("sst2")).tokenizer == "kim-sst"
+    assert make_classifier(DataSource()).tokenizer == "unicode"
+    assert make_classifier(DataSource("sst2"), tokenizer="unicode").tokenizer == "unicode"
+
+
+def test_dataset_and_train_file_together_are_an_error():
+    with pytest.raises(DataError, match="not both"):
+        DataSource("sst2", "train.tsv").load()
+
+
+def test_dev_file_without_train_file_is_an_error():
+    with pytest.raises(DataError, match="need --train-file"):
+        DataSource(dev_file="dev.tsv").load()
+
+
+@pytest.mark.skipif(not HAS_SST2, reason="set TEXTCNN_DATA to a folder with sst2/ (e.g. ../shared/data)")
+def test_learning_on_a_real_sst2_slice(tmp_path):
+    glove = Path(SHARED, "glove", "glove.6B.50d.kim7.txt")
+    splits = load_named_dataset("sst2")
+    train, dev = splits["train"].subset(range(2000)), splits["dev"]
+    clf = make_classifier(DataSource("sst2"), vectors=str(glove), epochs=4, device="cpu", seed=0)
+    clf.fit(train.texts, [train.label_names[i] for i in train.labels],
+            dev=(dev.texts, [dev.label_names[i] for i in dev.labels]), label_names=train.label_names)
+    assert clf.fit_result_.best_dev_acc > 0.68  # 2,000 sentences, 4 epochs; majority class is 0.51
