@@ -146,3 +146,11 @@ def test_textcnn_vectors_env_is_used(corpus, glove_path, monkeypatch):
         warnings.simplefilter("ignore")
         clf = TextCNNClassifier(**{**TINY, "variant": "static", "epochs": 1}).fit(texts, labels)
     assert clf.module_.config.embedding_dim == 50 and clf.word2vec_ is None
+
+
+def test_training_keeps_classifier_rows_within_max_norm(corpus):
+    texts, labels = corpus
+    clf = TextCNNClassifier(**{**TINY, "max_norm": 0.05, "epochs": 5}).fit(texts, labels)
+    assert (clf.module_.head.linear.weight.norm(dim=1) <= 0.05 + 1e-6).all()
+    free = TextCNNClassifier(**{**TINY, "max_norm": None, "epochs": 5}).fit(texts, labels)
+    assert (free.module_.head.linear.weight.norm(dim=1) > 0.05).any()  # the limit above was binding
