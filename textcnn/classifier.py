@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from gensim.models import KeyedVectors
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from .batching import TokenBatches
@@ -143,7 +144,7 @@ class TextCNNClassifier(ClassifierMixin, BaseEstimator):
         )
         return matrix, cfg
 
-    def _resolve_vectors(self, tokens: list[list[str]], seed: int):
+    def _resolve_vectors(self, tokens: list[list[str]], seed: int) -> KeyedVectors:
         self.word2vec_ = None
         source = self.vectors if self.vectors is not None else os.environ.get(VECTORS_ENV) or None
         if source is not None:
@@ -185,10 +186,11 @@ class TextCNNClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_records(self, X: Sequence[str], top_k: int | None = None) -> list[dict[str, Any]]:
         """One dict per text: text, label, probability, and the `top_k` classes with probabilities."""
-        probs = self.predict_proba(X)
+        texts = list(X)
+        probs = self.predict_proba(texts)
         k = len(self.classes_) if top_k is None else max(1, min(top_k, len(self.classes_)))
         records = []
-        for text, row in zip(X, probs):
+        for text, row in zip(texts, probs):
             order = np.argsort(-row)[:k]
             records.append({
                 "text": text, "label": str(self.classes_[order[0]]), "probability": float(row[order[0]]),

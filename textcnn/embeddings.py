@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-import gensim.downloader
 import numpy as np
 import torch
 from gensim.models import KeyedVectors, Word2Vec
@@ -76,6 +75,8 @@ def load_vectors(source: str | os.PathLike | KeyedVectors, words: Iterable[str] 
 
 
 def _download(name: str) -> KeyedVectors:
+    import gensim.downloader  # imported here: only an explicit gensim-data name ever downloads
+
     try:
         vectors = gensim.downloader.load(name)
     except Exception as err:  # the downloader raises bare Exception, ValueError and URLError alike
