@@ -11,14 +11,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
+import sys
 import tempfile
 from pathlib import Path
 
-import torch
-
 from textcnn.runs import DataSource, make_classifier, train_run
+
+sys.path.insert(0, str(Path(__file__).parent))
+from machine import describe_machine  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 VARIANTS = ("rand", "static", "non-static", "multichannel")
@@ -33,18 +34,10 @@ def run_cell(variant: str, seed: int, vectors: str) -> dict:
         return train_run(clf, DataSource("sst2"), Path(tmp) / "run").metrics
 
 
-def cpu_name() -> str:
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-        return next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.machine()
-
-
 def table(cells: dict[tuple[str, int], dict], seeds: int, command: str) -> str:
     lines = [
         f"Command: `{command}`  ",
-        f"Hardware: {cpu_name()}, {os.cpu_count()} CPU cores, torch {torch.__version__}; {seeds} seeds  ",
+        f"Hardware: {describe_machine()}; {seeds} seeds  ",
         "Data: SST-2 sentences only (no phrases), GloVe 6B 50-d; Kim used word2vec 300-d and trained on phrases",
         "",
         "| variant | test acc % (mean ± std) | dev acc % | seeds | Kim 2014 |",

@@ -6,7 +6,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from textcnn.checkpoint import (
-    _atomic_write,
+    atomic_write,
     load_run,
     load_weights_into,
     point_latest,
@@ -136,15 +136,16 @@ def test_a_write_interrupted_midway_keeps_the_previous_file(run_dir):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        _atomic_write(path / "labels.json", write_half_then_fail)
+        atomic_write(path / "labels.json", write_half_then_fail)
     assert (path / "labels.json").read_text() == before
     assert not [p for p in path.iterdir() if p.name.endswith(".tmp")]
 
 
 def test_point_latest_follows_the_newest_run(tmp_path):
     first, second = tmp_path / "a", tmp_path / "b"
-    first.mkdir(), second.mkdir()
-    point_latest(first)
-    point_latest(second)
-    assert (tmp_path / "latest").resolve() == second.resolve()
+    first.mkdir(), (second / "unit").mkdir(parents=True)
+    point_latest(first, tmp_path)
+    point_latest(second / "unit", tmp_path)
+    assert (tmp_path / "latest").resolve() == (second / "unit").resolve()
+    assert not (tmp_path / "latest").readlink().is_absolute()  # the runs folder can be moved
     shutil.rmtree(second)

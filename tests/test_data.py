@@ -1,6 +1,5 @@
-"""Tests for textcnn.data: loaders, error messages, splitting and batching. Nothing is downloaded."""
+"""Tests for textcnn.data: the dataset registry (local folders, hub remapping), splitting. Nothing is downloaded."""
 
-import json
 import logging
 import os
 from collections import Counter
@@ -12,9 +11,9 @@ import pytest
 from textcnn import data
 from textcnn.data import (
     DATASETS,
+    DatasetSpec,
     TextDataset,
     load_demo,
-    load_files,
     load_named_dataset,
     split_off_dev,
 )
@@ -81,134 +80,6 @@ def test_demo_missing_is_a_data_error(monkeypatch, tmp_path):
         load_demo()
 
 
-def test_text_dataset_subset_and_checks():
-    ds = TextDataset(["a", "b", "c"], [0, 1, 0], ["x", "y"])
-    sub = ds.subset([2, 1])
-    assert (sub.texts, sub.labels, sub.label_names, len(sub)) == (["c", "b"], [0, 1], ["x", "y"], 2)
-    with pytest.raises(DataError, match="label 2 is outside 0..1"):
-        TextDataset(["a"], [2], ["x", "y"])
-    with pytest.raises(DataError, match="2 texts but 1 labels"):
-        TextDataset(["a", "b"], [0], ["x"])
-
-
-# ------------------------------------------------------------------ load_files
-
-
-def test_tsv_without_header(tmp_path):
-    train = write(tmp_path / "train.tsv", "1\tgood film\n0\tbad film\n1\tgreat\n")
-    test = write(tmp_path / "test.tsv", "0\tawful\n1\tnice\n")
-    out = load_files(train, test_file=test)
-    assert set(out) == {"train", "test"}
-    assert out["train"].texts == ["good film", "bad film", "great"]
-    assert out["train"].labels == [1, 0, 1]
-    assert out["train"].label_names == ["0", "1"]
-    assert out["test"].labels == [0, 1]
-
-
-def test_integer_labels_keep_numeric_order(tmp_path):
-    train = write(tmp_path / "train.tsv", "10\tten\n2\ttwo\n1\tone\n")
-    out = load_files(train)["train"]
-    assert out.label_names == ["1", "2", "10"]  # numeric, not string, order
-    assert out.labels == [2, 1, 0]
-
-
-def test_tsv_with_header_and_custom_columns(tmp_path):
-    train = write(tmp_path / "train.tsv", "id\tsentence\tpolarity\n1\tfine\tpos\n2\tpoor\tneg\n")
-    out = load_files(train, text_column="sentence", label_column="polarity")["train"]
-    assert out.texts == ["fine", "poor"]
-    assert out.label_names == ["neg", "pos"]
-    assert out.labels == [1, 0]
-
-
-def test_csv_with_quotes_and_string_labels(tmp_path):
-    train = write(tmp_path / "train.csv", 'text,label\n"good, really good",positive\nbad,negative\n')
-    dev = write(tmp_path / "dev.csv", "label,text\nnegative,meh\n")
-    out = load_files(train, dev)
-    assert out["train"].texts == ["good, really good", "bad"]
-    assert out["train"].label_names == ["negative", "positive"]
-    assert out["train"].labels == [1, 0]
-    assert (out["dev"].texts, out["dev"].labels) == (["meh"], [0])
-
-
-def test_jsonl_mixed_int_and_string_integer_labels(tmp_path):
-    lines = [{"review": "nice", "stars": 1}, {"review": "bad", "stars": "0"}, {"review": "ok", "stars": 1}]
-    train = write(tmp_path / "train.jsonl", "\n".join(json.dumps(r) for r in lines) + "\n\n")
-    out = load_files(train, text_column="review", label_column="stars")["train"]
-    assert out.texts == ["nice", "bad", "ok"]
-    assert (out.labels, out.label_names) == ([1, 0, 1], ["0", "1"])
-
-
-def test_empty_text_rows_are_dropped_and_counted(tmp_path, caplog):
-    train = write(tmp_path / "train.tsv", "1\tgood\n0\t   \n0\tbad\n1\t\n")
-    with caplog.at_level(logging.INFO, logger="textcnn.data"):
-        out = load_files(train)["train"]
-    assert out.texts == ["good", "bad"]
-    assert "dropped 2 of 4 rows with empty text" in caplog.text
-
-
-def test_train_without_usable_rows(tmp_path):
-    train = write(tmp_path / "train.tsv", "1\t \n")
-    with pytest.raises(DataError, match="no rows with text"):
-        load_files(train)
-
-
-def test_unknown_dev_label_names_label_and_file(tmp_path):
-    train = write(tmp_path / "train.tsv", "pos\tgood\nneg\tbad\n")
-    dev = write(tmp_path / "dev.tsv", "pos\tfine\nneutral\tso-so\n")
-    with pytest.raises(DataError, match=r'label "neutral" in .*dev\.tsv line 2.*train\.tsv \(neg, pos\)'):
-        load_files(train, dev)
-
-
-def test_missing_file_names_the_path(tmp_path):
-    with pytest.raises(DataError, match=r"file not found: .*nope\.tsv"):
-        load_files(tmp_path / "nope.tsv")
-
-
-def test_unknown_extension(tmp_path):
-    train = write(tmp_path / "train.txt", "1\tgood\n")
-    with pytest.raises(DataError, match=r"'\.txt'; use one of \.tsv, \.csv, \.jsonl"):
-        load_files(train)
-
-
-def test_missing_column_message_suggests_the_flag(tmp_path):
-    train = write(tmp_path / "train.csv", "sentence,polarity\ngood,1\n")
-    expected = r'column "label" not found in train\.csv \(columns: sentence, polarity\); '
-    expected += "pass --label-column polarity"
-    with pytest.raises(DataError, match=expected):
-        load_files(train, text_column="sentence")
-
-
-def test_tsv_header_missing_one_column(tmp_path):
-    train = write(tmp_path / "train.tsv", "text\tsentiment\ngood\t1\n")
-    with pytest.raises(DataError, match='column "label" not found.*pass --label-column sentiment'):
-        load_files(train)
-
-
-def test_non_utf8_file(tmp_path):
-    train = tmp_path / "train.tsv"
-    train.write_bytes("1\tcaf\u00e9 au lait\n".encode("cp1252"))
-    with pytest.raises(DataError, match=r"train\.tsv is not valid UTF-8 \(byte 0xe9.*convert it to UTF-8"):
-        load_files(train)
-
-
-def test_malformed_jsonl_line_number(tmp_path):
-    train = write(tmp_path / "train.jsonl", '{"text": "good", "label": 1}\n{"text": "bad", "label": 0\n')
-    with pytest.raises(DataError, match=r"train\.jsonl line 2 is not valid JSON"):
-        load_files(train)
-
-
-def test_tsv_line_without_tab_line_number(tmp_path):
-    train = write(tmp_path / "train.tsv", "1\tgood\n0\tbad\n\n1 no tab here\n")
-    with pytest.raises(DataError, match=r"train\.tsv line 4 has no tab"):
-        load_files(train)
-
-
-def test_missing_label_value(tmp_path):
-    train = write(tmp_path / "train.csv", "text,label\ngood,1\nbad,\n")
-    with pytest.raises(DataError, match=r"train\.csv line 3 has no label"):
-        load_files(train)
-
-
 # ------------------------------------------------------------------ named datasets
 
 
@@ -250,21 +121,6 @@ def test_local_label_out_of_range(isolated):
     write(isolated / "d" / "train.tsv", "0\tfine\n2\tneutral\n")
     with pytest.raises(DataError, match=r'label "2" in .*train\.tsv line 2 is not one of the sst2 labels'):
         load_named_dataset("sst2", isolated / "d")
-
-
-@pytest.mark.skipif(
-    not os.environ.get("TEXTCNN_DATA") or not Path(os.environ["TEXTCNN_DATA"], "sst2", "train.tsv").is_file(),
-    reason="TEXTCNN_DATA does not hold sst2/",
-)
-def test_real_sst2_counts(monkeypatch, tmp_path):
-    monkeypatch.setenv("TEXTCNN_DATA", str(Path(os.environ["TEXTCNN_DATA"]).resolve()))
-    monkeypatch.chdir(tmp_path)
-    out = load_named_dataset("sst2")
-    assert {k: len(v) for k, v in out.items()} == {
-        "train": 6920,
-        "dev": 872,
-        "test": 1821,
-    }  # Kim 2014 Table 1
 
 
 def test_not_found_offline_is_one_line(isolated, monkeypatch):
@@ -319,6 +175,333 @@ def test_hub_classlabel_names_are_checked(isolated, monkeypatch):
     monkeypatch.setattr(data, "_load_hub", lambda spec: datasets.DatasetDict({"train": split}))
     with pytest.raises(DataError, match=r'label 0 \("pos"\)'):
         load_named_dataset("sst2")
+
+
+# ------------------------------------------------------------------ the full registry
+
+# Our label names (shared/data/README.md, "Format") and local files (its "Layout") per dataset.
+LABELS = {
+    "sst2": ("negative", "positive"),
+    "sst1": ("very negative", "negative", "neutral", "positive", "very positive"),
+    "mr": ("negative", "positive"),
+    "subj": ("subjective", "objective"),
+    "trec": ("DESC", "ENTY", "ABBR", "HUM", "LOC", "NUM"),
+    "cr": ("negative", "positive"),
+    "mpqa": ("negative", "positive"),
+    "glue_sst2": ("negative", "positive"),
+}
+LAYOUT = {
+    "sst2": ("train", "dev", "test", "phrases_train"),
+    "sst1": ("train", "dev", "test", "phrases_train"),
+    "mr": ("all",),
+    "subj": ("all",),
+    "trec": ("train", "test"),
+    "cr": ("all",),
+    "mpqa": ("all",),
+    "glue_sst2": ("train", "dev"),
+}
+# shared/data/HUB.md, "Best choice per benchmark": (hub id, config)
+HUB_IDS = {
+    "sst2": ("SetFit/sst2", None),
+    "sst1": ("SetFit/sst5", None),
+    "mr": ("cornell-movie-review-data/rotten_tomatoes", None),
+    "subj": ("SetFit/subj", None),
+    "trec": ("SetFit/TREC-QC", None),
+    "cr": ("SetFit/CR", None),
+    "mpqa": ("jxm/mpqa", None),
+    "glue_sst2": ("nyu-mll/glue", "sst2"),
+}
+
+
+def write_layout(root: Path) -> dict[str, dict[str, int]]:
+    """A tiny folder laid out like ../shared/data; the k-th file of a dataset has k + 2 rows (phrases: 12 more)."""
+    sizes: dict[str, dict[str, int]] = {}
+    for name, stems in LAYOUT.items():
+        (root / name).mkdir(parents=True)
+        sizes[name] = {}
+        for k, stem in enumerate(stems):
+            n = k + 2 + (12 if stem == "phrases_train" else 0)
+            rows = [f"{i % len(LABELS[name])}\t{name} {stem} {i}" for i in range(n)]
+            write(root / name / f"{stem}.tsv", "\n".join(rows) + "\n")
+            sizes[name][stem] = n
+    return sizes
+
+
+def no_hub(spec):
+    pytest.fail(f"the hub was asked for {spec.name}")  # Failed is a BaseException: the loader cannot swallow it
+
+
+def test_registry_holds_kims_benchmarks_with_our_label_names():
+    assert set(DATASETS) == set(LABELS)
+    for name, spec in DATASETS.items():
+        assert (spec.name, spec.label_names) == (name, LABELS[name])
+        assert spec.splits == tuple(stem for stem in LAYOUT[name] if stem != "phrases_train")
+        assert spec.has_phrases == ("phrases_train" in LAYOUT[name])
+        assert (spec.hub_id, spec.hub_config) == HUB_IDS[name]
+    assert {name for name, spec in DATASETS.items() if spec.protocol == "cv"} == {"mr", "subj", "cr", "mpqa"}
+    assert {name for name, spec in DATASETS.items() if spec.tokenizer == "kim-sst"} == {"sst1", "sst2", "glue_sst2"}
+    assert {name for name, spec in DATASETS.items() if not spec.lowercase} == {"trec"}  # Kim keeps TREC's case
+    assert {name for name, spec in DATASETS.items() if not spec.hub_labels_verified} == {"subj", "cr", "mpqa"}
+
+
+def test_spec_rejects_maps_that_do_not_fit_label_names():
+    with pytest.raises(DataError, match=r"\['x'\].hub_label_map names neutral, which are not in label_names"):
+        DatasetSpec("x", ("negative", "positive"), ("all",), "kim", True, hub_label_map={0: "neutral"})
+    with pytest.raises(DataError, match=r"hub_label_names has labels \[1\] that hub_label_map"):
+        DatasetSpec("x", ("a", "b"), ("all",), "kim", True, hub_label_map={0: "a"}, hub_label_names={1: "b"})
+
+
+def test_every_dataset_found_through_textcnn_data(isolated, monkeypatch):
+    sizes = write_layout(isolated / "shared")
+    monkeypatch.setenv("TEXTCNN_DATA", str(isolated / "shared"))
+    monkeypatch.chdir(isolated / "shared" / "sst2")  # a folder without data/: only TEXTCNN_DATA can find them
+    monkeypatch.setattr(data, "_load_hub", no_hub)
+    for name, spec in DATASETS.items():
+        out = load_named_dataset(name)
+        assert {split: len(ds) for split, ds in out.items()} == {s: sizes[name][s] for s in spec.splits}
+        first = out[spec.splits[0]]
+        assert first.label_names == list(LABELS[name])
+        assert first.labels == [i % len(LABELS[name]) for i in range(len(first))]
+        assert first.texts[-1] == f"{name} {spec.splits[0]} {len(first) - 1}"
+
+
+def test_empty_text_rows_are_dropped_and_counted(isolated, caplog):
+    (isolated / "cr").mkdir()
+    write(isolated / "cr" / "all.tsv", "1\tgreat lens\n0\t\n0\tpoor battery\n1\t  \n")  # as CR lines 769, 3691
+    with caplog.at_level(logging.INFO, logger="textcnn"):
+        out = load_named_dataset("cr", isolated)
+    assert (out["all"].texts, out["all"].labels) == (["great lens", "poor battery"], [1, 0])
+    assert "dropped 2 of 4 rows with empty text" in caplog.text and "all.tsv" in caplog.text
+
+
+def test_registry_files_have_no_header(isolated):
+    (isolated / "sst2").mkdir()
+    write(isolated / "sst2" / "train.tsv", "0\tlabel\n1\ttext\n")  # real phrases, as in sst1/phrases_train.tsv
+    assert load_named_dataset("sst2", isolated)["train"].texts == ["label", "text"]
+
+
+def test_phrases_replace_the_training_sentences(isolated, monkeypatch):
+    sizes = write_layout(isolated / "shared")
+    monkeypatch.setenv("TEXTCNN_DATA", str(isolated / "shared"))
+    for name in ("sst2", "sst1"):
+        sentences, phrases = load_named_dataset(name), load_named_dataset(name, phrases=True)
+        assert len(phrases["train"]) == sizes[name]["phrases_train"] != len(sentences["train"])
+        assert phrases["train"].texts[0] == f"{name} phrases_train 0"
+        assert phrases["train"].label_names == list(LABELS[name])
+        for split in ("dev", "test"):  # Kim scores on sentences only
+            assert phrases[split].texts == sentences[split].texts
+
+
+@pytest.mark.parametrize("name", ["mr", "trec", "cr", "glue_sst2"])
+def test_phrases_only_for_sst(isolated, name):
+    with pytest.raises(DataError, match=rf'dataset "{name}" has no labelled phrases; .* only for sst1/sst2'):
+        load_named_dataset(name, phrases=True)
+
+
+def test_phrases_never_come_from_the_hub(isolated, monkeypatch):
+    monkeypatch.setattr(data, "_load_hub", no_hub)
+    with pytest.raises(DataError, match=r'"sst1" not found locally .* hub has no phrase set; .*phrases_train\.tsv'):
+        load_named_dataset("sst1", phrases=True)
+
+
+def test_phrases_file_missing_from_the_local_folder(isolated):
+    write_sst2(isolated / "data", {"train": 2, "dev": 2})
+    with pytest.raises(DataError, match=r"phrases_train\.tsv not found in data/sst2; labelled phrases exist"):
+        load_named_dataset("sst2", phrases=True)
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUT))
+def test_every_dataset_offline_is_one_line(isolated, monkeypatch, name):
+    def offline(spec):
+        raise ConnectionError(f"Couldn't reach '{spec.hub_id}' on the Hub\nmore detail")
+
+    monkeypatch.setattr(data, "_load_hub", offline)
+    with pytest.raises(DataError) as info:
+        load_named_dataset(name)
+    message = str(info.value)
+    assert "\n" not in message and HUB_IDS[name][0] in message and "ConnectionError" in message
+    files = ", ".join(f"{split}.tsv" for split in DATASETS[name].splits)
+    assert f'dataset "{name}" not found locally' in message
+    assert f"Set TEXTCNN_DATA to a folder holding {name}/{files}" in message
+
+
+# ------------------------------------------------------------------ hub copies, shaped as shared/data/HUB.md says
+
+
+def setfit(rows: list[tuple[str, int]], names: tuple[str, ...]) -> datasets.Dataset:
+    """A SetFit jsonl split: text, label, label_text."""
+    return datasets.Dataset.from_dict(
+        {"text": [t for t, _ in rows], "label": [y for _, y in rows], "label_text": [names[y] for _, y in rows]}
+    )
+
+
+def plain(rows: list[tuple[str, int]], text: str = "text", class_names: list[str] | None = None) -> datasets.Dataset:
+    """A parquet split: a text column and a `label` column of ints, or a ClassLabel with `class_names`."""
+    split = datasets.Dataset.from_dict({text: [t for t, _ in rows], "label": [y for _, y in rows]})
+    return split.cast_column("label", datasets.ClassLabel(names=class_names)) if class_names else split
+
+
+def glue(rows: list[tuple[str, int]]) -> datasets.Dataset:
+    split = plain(rows, "sentence", ["negative", "positive"])
+    return split.add_column("idx", list(range(len(rows))))
+
+
+TREC_QC_COARSE = ("DESC", "ENTY", "ABBR", "HUM", "NUM", "LOC")  # HUB.md: label_coarse order, NUM/LOC swapped vs ours
+
+
+def trec_qc(rows: list[tuple[str, str]]) -> datasets.Dataset:
+    """A SetFit/TREC-QC split: fine labels (label, label_text, label_original) and coarse ones."""
+    fine = {"NUM": "dist", "LOC": "city", "ABBR": "exp", "HUM": "ind", "DESC": "reason", "ENTY": "animal"}
+    codes = [c for _, c in rows]
+    return datasets.Dataset.from_dict(
+        {
+            "text": [t for t, _ in rows],
+            "label": [sorted(fine).index(c) for c in codes],
+            "label_text": [fine[c] for c in codes],
+            "label_original": [f"{c}:{fine[c]}" for c in codes],
+            "label_coarse": [TREC_QC_COARSE.index(c) for c in codes],
+            "label_coarse_text": codes,
+            "label_coarse_original": codes,
+        }
+    )
+
+
+def hub_case(name: str) -> tuple[datasets.DatasetDict, dict[str, list[tuple[str, str]]]]:
+    """A DatasetDict shaped like the dataset's hub id, and the (text, our label name) rows it must give."""
+    dd = datasets.DatasetDict
+    if name == "sst2":
+        expected = {"train": [("great fun", "positive"), ("dull", "negative"), ("lovely", "positive")],
+                    "dev": [("boring", "negative"), ("superb", "positive")], "test": [("awful", "negative")]}
+        return sst2_hub(), expected
+    if name == "sst1":
+        sst5 = LABELS["sst1"]
+        hub = dd({"train": setfit([("a gem", 4), ("so-so", 2)], sst5), "validation": setfit([("dire", 0)], sst5),
+                  "test": setfit([("fine", 3), ("weak", 1)], sst5)})
+        return hub, {"train": [("a gem", "very positive"), ("so-so", "neutral")], "dev": [("dire", "very negative")],
+                     "test": [("fine", "positive"), ("weak", "negative")]}
+    if name == "mr":
+        names = ["neg", "pos"]
+        hub = dd({"train": plain([("witty", 1), ("tedious", 0)], class_names=names),
+                  "validation": plain([("", 1), ("flat", 0)], class_names=names),
+                  "test": plain([("moving", 1)], class_names=names)})
+        return hub, {"all": [("witty", "positive"), ("tedious", "negative"), ("flat", "negative"),
+                             ("moving", "positive")]}
+    if name == "subj":
+        names = ("objective", "subjective")  # HUB.md: SetFit/subj reportedly 0 objective, 1 subjective
+        hub = dd({"train": setfit([("the plot follows a spy", 0), ("i adored it", 1)], names),
+                  "test": setfit([("a must-see", 1)], names)})
+        return hub, {"all": [("the plot follows a spy", "objective"), ("i adored it", "subjective"),
+                             ("a must-see", "subjective")]}
+    if name == "trec":
+        train = [("How far is it ?", "NUM"), ("Where is Rome ?", "LOC"), ("What is AIDS ?", "ABBR")]
+        test = [("Who wrote Hamlet ?", "HUM"), ("Why is the sky blue ?", "DESC"), ("What is a tulip ?", "ENTY")]
+        return dd({"train": trec_qc(train), "test": trec_qc(test)}), {"train": train, "test": test}
+    if name == "cr":
+        hub = dd({"train": setfit([("battery dies fast", 0), ("great lens", 1)], LABELS["cr"]),
+                  "test": setfit([("", 0), ("love it", 1)], LABELS["cr"])})
+        return hub, {"all": [("battery dies fast", "negative"), ("great lens", "positive"), ("love it", "positive")]}
+    if name == "mpqa":
+        hub = dd({"train": plain([("fails", 0), ("supports", 1)], "sentence"),
+                  "test": plain([("criticised", 0)], "sentence"), "dev": plain([("dev only", 1)], "sentence")})
+        return hub, {"all": [("fails", "negative"), ("supports", "positive"), ("criticised", "negative")]}
+    assert name == "glue_sst2"
+    hub = dd({"train": glue([("charming", 1), ("tiresome", 0)]), "validation": glue([("a delight", 1)]),
+              "test": glue([("hidden label", -1)])})  # GLUE's test labels are -1
+    return hub, {"train": [("charming", "positive"), ("tiresome", "negative")], "dev": [("a delight", "positive")]}
+
+
+@pytest.mark.parametrize("name", sorted(HUB_IDS))
+def test_hub_copy_is_remapped_to_our_labels_and_splits(isolated, monkeypatch, name):
+    hub, expected = hub_case(name)
+    asked = []
+    monkeypatch.setattr(data, "_load_hub", lambda spec: asked.append((spec.hub_id, spec.hub_config)) or hub)
+    out = load_named_dataset(name)
+    assert asked == [HUB_IDS[name]]
+    got = {split: [(t, ds.label_names[y]) for t, y in zip(ds.texts, ds.labels)] for split, ds in out.items()}
+    assert got == expected
+    assert all(ds.label_names == list(LABELS[name]) for ds in out.values())
+
+
+def test_trec_maps_by_code_string_not_by_position(isolated, monkeypatch):
+    hub, _ = hub_case("trec")
+    monkeypatch.setattr(data, "_load_hub", lambda spec: hub)
+    train = load_named_dataset("trec")["train"]
+    assert list(hub["train"]["label_coarse"][:2]) == [4, 5]  # the hub's NUM, LOC
+    assert train.labels[:2] == [5, 4]  # our NUM, LOC
+
+
+@pytest.mark.parametrize("name", ["mpqa", "cr"])
+def test_hub_without_label_names_warns_that_the_map_is_unverified(isolated, monkeypatch, caplog, name):
+    monkeypatch.setattr(data, "_load_hub", lambda spec: hub_case(name)[0])
+    with caplog.at_level(logging.WARNING, logger="textcnn.data"):
+        load_named_dataset(name)
+    if name == "mpqa":  # jxm/mpqa: plain int labels, no names anywhere
+        assert "jxm/mpqa split train+test ships no label names" in caplog.text and "unverified" in caplog.text
+    else:  # SetFit/CR ships label_text, which was checked
+        assert "ships no label names" not in caplog.text
+
+
+def test_rotten_tomatoes_names_in_another_order(isolated, monkeypatch):
+    hub = datasets.DatasetDict(
+        {s: plain([("witty", 0)], class_names=["pos", "neg"]) for s in ("train", "validation", "test")}
+    )
+    monkeypatch.setattr(data, "_load_hub", lambda spec: hub)
+    with pytest.raises(DataError, match=r"label 0 \(\"pos\"\) but .* maps it to 'negative', expecting .* 'neg'"):
+        load_named_dataset("mr")
+
+
+def test_subj_with_sentevals_polarity_on_the_hub_is_caught(isolated, monkeypatch):
+    names = ("subjective", "objective")  # what HUB.md says SetFit/subj may hold instead
+    hub = datasets.DatasetDict({"train": setfit([("i adored it", 0)], names), "test": setfit([("a plot", 1)], names)})
+    monkeypatch.setattr(data, "_load_hub", lambda spec: hub)
+    with pytest.raises(DataError, match=r'SetFit/subj split train has label 0 \("subjective"\).*to .objective.'):
+        load_named_dataset("subj")
+
+
+def test_trec_unknown_code_string(isolated, monkeypatch):
+    hub, _ = hub_case("trec")
+    hub["test"] = hub["test"].map(lambda row: {"label_coarse_original": "QUANT"})
+    monkeypatch.setattr(data, "_load_hub", lambda spec: hub)
+    with pytest.raises(DataError, match=r"TREC-QC split test has label 'QUANT', which .* does not map"):
+        load_named_dataset("trec")
+
+
+def test_joined_split_missing_a_part(isolated, monkeypatch):
+    hub, _ = hub_case("subj")
+    del hub["test"]
+    monkeypatch.setattr(data, "_load_hub", lambda spec: hub)
+    with pytest.raises(DataError, match=r"SetFit/subj lacks split test, which DATASETS\['subj'\] joins into 'all'"):
+        load_named_dataset("subj")
+
+
+# ------------------------------------------------------------------ the real data (TEXTCNN_DATA=../shared/data)
+
+REAL_COUNTS = {  # Kim 2014 Table 1 (CR, MPQA less their 4 and 3 empty rows); GLUE SST-2
+    "sst2": {"train": 6920, "dev": 872, "test": 1821},
+    "sst1": {"train": 8544, "dev": 1101, "test": 2210},
+    "mr": {"all": 10662},
+    "subj": {"all": 10000},
+    "trec": {"train": 5452, "test": 500},
+    "cr": {"all": 3771},
+    "mpqa": {"all": 10603},
+    "glue_sst2": {"train": 67349, "dev": 872},
+}
+REAL_PHRASES = {"sst2": 76961, "sst1": 156817}  # phrases of the SST training trees
+
+
+def _holds_real_data() -> bool:
+    root = os.environ.get("TEXTCNN_DATA")
+    return bool(root) and all(Path(root, name, f"{LAYOUT[name][0]}.tsv").is_file() for name in LAYOUT)
+
+
+@pytest.mark.skipif(not _holds_real_data(), reason="TEXTCNN_DATA does not hold the benchmarks")
+def test_real_counts(monkeypatch, tmp_path):
+    monkeypatch.setenv("TEXTCNN_DATA", str(Path(os.environ["TEXTCNN_DATA"]).resolve()))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(data, "_load_hub", no_hub)
+    counts = {name: {split: len(ds) for split, ds in load_named_dataset(name).items()} for name in DATASETS}
+    assert counts == REAL_COUNTS
+    assert {name: len(load_named_dataset(name, phrases=True)["train"]) for name in REAL_PHRASES} == REAL_PHRASES
 
 
 # ------------------------------------------------------------------ split_off_dev

@@ -62,3 +62,42 @@ def test_learning_on_a_real_sst2_slice(tmp_path):
     clf.fit(train.texts, [train.label_names[i] for i in train.labels],
             dev=(dev.texts, [dev.label_names[i] for i in dev.labels]), label_names=train.label_names)
     assert clf.fit_result_.best_dev_acc > 0.68  # 2,000 sentences, 4 epochs; majority class is 0.51
+
+
+TINY = dict(variant="rand", embedding_dim=8, n_filters=4, epochs=2, device="cpu")
+
+
+def test_n_seeds_trains_one_unit_per_seed_and_summarises(tmp_path):
+    clf = make_classifier(DataSource(), seed=5, **TINY)
+    summary = train_run(clf, DataSource(), tmp_path / "run", n_seeds=2)
+    assert sorted(summary.metrics["units"]) == ["seed5", "seed6"]
+    accs = [json.loads((tmp_path / "run" / u / "metrics.json").read_text())["test_acc"] for u in ("seed5", "seed6")]
+    assert summary.metrics["test_acc_mean"] == pytest.approx(sum(accs) / 2)
+    saved = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert saved["test_acc_std"] == pytest.approx(summary.metrics["test_acc_std"])
+
+
+def test_cross_validation_trains_one_unit_per_fold(tmp_path):
+    rows = [f"{i % 2}\t{'good great fine' if i % 2 else 'bad awful poor'} film {i}" for i in range(30)]
+    (tmp_path / "all.tsv").write_text("\n".join(rows) + "\n")
+    source = DataSource(train_file=str(tmp_path / "all.tsv"))
+    summary = train_run(make_classifier(source, **TINY), source, tmp_path / "run", cv=3)
+    assert sorted(summary.metrics["units"]) == ["fold00-seed0", "fold01-seed0", "fold02-seed0"]
+    assert summary.metrics["protocol"] == "3-fold CV"
+    units = [json.loads((tmp_path / "run" / u / "metrics.json").read_text()) for u in summary.metrics["units"]]
+    assert [u["train_examples"] for u in units] == [18, 18, 18]  # each fold trains on 2/3 of 30 minus its 10% dev split
+
+
+def test_every_run_writes_a_training_curve_and_evaluate_can_plot(tmp_path):
+    train_run(make_classifier(DataSource(), **TINY), DataSource(), tmp_path / "run")
+    assert (tmp_path / "run" / "training_curve.png").read_bytes()[:4] == b"\x89PNG"
+    metrics = evaluate_run(tmp_path / "run", DataSource(), "test", plot=True)
+    assert Path(metrics["plot"]).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_default_run_dir_and_latest_link(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    summary = train_run(make_classifier(DataSource(), **TINY), DataSource(), n_seeds=2)
+    assert summary.run_dir.parent == Path("runs") and summary.run_dir.name.startswith("demo-rand-")
+    latest = Path("runs/latest").resolve()
+    assert latest.parent == summary.run_dir.resolve() and (latest / "model.safetensors").is_file()

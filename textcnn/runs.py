@@ -12,16 +12,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 from .checkpoint import METRICS, point_latest, prepare_run_dir, write_json
 from .classifier import TextCNNClassifier
 from .data import DATASETS, TextDataset, load_demo, load_files, load_named_dataset
 from .errors import DataError
+from .plots import plot_confusion, plot_history
+from .protocol import Unit, mean_std, plan_units, resolve_cv, unit_splits
 
 log = logging.getLogger(__name__)
 
 RUNS_ROOT = Path("runs")
+SUMMARY, CURVE = "summary.json", "training_curve.png"
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class DataSource:
     test_file: str | None = None
     text_column: str = "text"
     label_column: str = "label"
+    phrases: bool = False  # SST: train on every labelled phrase of the training trees (Kim 2014 §3.1)
 
     @property
     def name(self) -> str:
@@ -45,8 +50,10 @@ class DataSource:
         """The splits of this source, keyed train/dev/test."""
         if self.dataset and self.train_file:
             raise DataError("give either --dataset or --train-file, not both")
+        if self.phrases and not self.dataset:
+            raise DataError("--phrases needs --dataset sst1 or sst2")
         if self.dataset:
-            return load_named_dataset(self.dataset)
+            return load_named_dataset(self.dataset, phrases=self.phrases)
         if self.train_file:
             return load_files(self.train_file, self.dev_file, self.test_file,
                               text_column=self.text_column, label_column=self.label_column)
@@ -82,28 +89,82 @@ def default_run_dir(source: DataSource, variant: str) -> Path:
 
 
 def train_run(
-    clf: TextCNNClassifier, source: DataSource, out: str | os.PathLike | None = None, force: bool = False
+    clf: TextCNNClassifier, source: DataSource, out: str | os.PathLike | None = None, force: bool = False,
+    *, n_seeds: int = 1, cv: int | None = None,
 ) -> RunSummary:
-    """Load the data, fit `clf`, save the best-dev model and metrics into a run directory."""
+    """Load the data, fit `clf` and save the best-dev model, metrics and training curve in a run directory.
+
+    With `n_seeds` > 1 (seeds clf.seed, clf.seed+1, ...) or `cv` folds (the default for datasets
+    without a test split: Kim's 10-fold CV), each unit gets a subdirectory and `summary.json` holds
+    the test accuracy's mean ± std over units.
+    """
+    if n_seeds < 1:
+        raise DataError(f"--n-seeds must be at least 1; got {n_seeds}")
     splits = source.load()
+    cv = resolve_cv(splits, cv)
+    if cv is not None and "all" not in splits:
+        log.info("cross-validating over the %s training split only", source.name)
+    units = plan_units(range(clf.seed, clf.seed + n_seeds), cv)
     run_dir = Path(out) if out else default_run_dir(source, clf.variant)
     created = not run_dir.exists()
     prepare_run_dir(run_dir, force)  # fail before training, not after
     try:
-        metrics = _fit_and_score(clf, splits)
-        metrics["dataset"] = source.name
-        clf.save(run_dir, force=True)
-        write_json(run_dir / METRICS, metrics)
-    except BaseException:
-        if created:
-            shutil.rmtree(run_dir, ignore_errors=True)  # nothing half-written is left behind
-        raise
-    if out is None or run_dir.parent.resolve() == RUNS_ROOT.resolve():
-        point_latest(run_dir)
+        if len(units) == 1 and cv is None:
+            metrics, best_dir = _train_unit(clf, splits, run_dir, source.name), run_dir
+        else:
+            metrics, best_dir = _train_units(clf, splits, units, cv, run_dir, source.name)
+    finally:
+        if created and run_dir.is_dir() and not any(run_dir.iterdir()):
+            run_dir.rmdir()  # nothing finished: leave nothing behind
+    if run_dir.parent.resolve() == RUNS_ROOT.resolve():
+        point_latest(best_dir, RUNS_ROOT)
     return RunSummary(run_dir, metrics)
 
 
-def _fit_and_score(clf: TextCNNClassifier, splits: dict[str, TextDataset]) -> dict[str, Any]:
+def _train_unit(clf: TextCNNClassifier, splits: dict[str, TextDataset], unit_dir: Path, name: str) -> dict[str, Any]:
+    """Fit and score one unit, then write its model, metrics.json and training_curve.png."""
+    try:
+        metrics = {"dataset": name, **fit_and_score(clf, splits)}
+        clf.save(unit_dir, force=True)
+        write_json(unit_dir / METRICS, metrics)
+        plot_history(metrics["history"], unit_dir / CURVE, title=f"{name} {clf.variant}")
+    except BaseException:
+        shutil.rmtree(unit_dir, ignore_errors=True)  # never a half-written run directory
+        raise
+    return metrics
+
+
+def _train_units(
+    clf: TextCNNClassifier, splits: dict[str, TextDataset], units: list[Unit], cv: int | None, run_dir: Path,
+    name: str,
+) -> tuple[dict[str, Any], Path]:
+    """Train every unit in its own subdirectory; summarise test accuracy as mean ± std."""
+    results = {}
+    for i, unit in enumerate(units, 1):
+        log.info("unit %d/%d: %s", i, len(units), unit.name)
+        unit_clf = clone(clf).set_params(seed=unit.seed)
+        data = unit_splits(splits, unit, cv, clf.dev_fraction)
+        results[unit.name] = _train_unit(unit_clf, data, run_dir / unit.name, name)
+    summary = summarize_units(results)
+    summary.update(dataset=name, variant=clf.variant, protocol=f"{cv}-fold CV" if cv else "fixed split")
+    write_json(run_dir / SUMMARY, summary)
+    log.info("test accuracy over %d units: %.4f ± %.4f", len(units), summary["test_acc_mean"], summary["test_acc_std"])
+    best = max(results, key=lambda u: results[u]["best_dev_acc"] or 0.0)
+    return summary, run_dir / best
+
+
+def summarize_units(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Mean ± std of test and dev accuracy over units, plus each unit's headline numbers."""
+    keys = ("test_acc", "best_dev_acc", "best_epoch", "train_seconds")
+    summary: dict[str, Any] = {"units": {u: {k: m.get(k) for k in keys} for u, m in results.items()}}
+    for key, label in (("test_acc", "test_acc"), ("best_dev_acc", "dev_acc")):
+        values = [m[key] for m in results.values() if m.get(key) is not None]
+        if values:
+            summary[f"{label}_mean"], summary[f"{label}_std"] = mean_std(values)
+    return summary
+
+
+def fit_and_score(clf: TextCNNClassifier, splits: dict[str, TextDataset]) -> dict[str, Any]:
     train, dev, test = splits["train"], splits.get("dev"), splits.get("test")
     names = train.label_names
     start = time.perf_counter()
@@ -127,8 +188,13 @@ def _names(split: TextDataset) -> list[str]:
     return [split.label_names[i] for i in split.labels]
 
 
-def evaluate_run(model_dir: str | os.PathLike, source: DataSource, split: str = "test") -> dict[str, Any]:
-    """Accuracy, macro-F1 and the confusion matrix of a saved model on one split of a source."""
+def evaluate_run(
+    model_dir: str | os.PathLike, source: DataSource, split: str = "test", plot: bool = False
+) -> dict[str, Any]:
+    """Accuracy, macro-F1 and the confusion matrix of a saved model on one split of a source.
+
+    With `plot`, the confusion matrix is also drawn to `confusion_<source>_<split>.png` in `model_dir`.
+    """
     clf = TextCNNClassifier.load(model_dir)
     splits = source.load()
     if split not in splits:
@@ -137,7 +203,7 @@ def evaluate_run(model_dir: str | os.PathLike, source: DataSource, split: str = 
     labels = [str(c) for c in clf.classes_]
     y_true = _true_labels(data, labels, f"{source.name}/{split}")
     y_pred = [str(p) for p in clf.predict(data.texts)]
-    return {
+    metrics = {
         "dataset": source.name,
         "split": split,
         "examples": len(y_true),
@@ -146,6 +212,10 @@ def evaluate_run(model_dir: str | os.PathLike, source: DataSource, split: str = 
         "labels": labels,
         "confusion_matrix": np.asarray(confusion_matrix(y_true, y_pred, labels=labels)).tolist(),
     }
+    if plot:
+        path = Path(model_dir) / f"confusion_{source.name}_{split}.png"
+        metrics["plot"] = str(plot_confusion(metrics["confusion_matrix"], labels, path, f"{source.name} {split}"))
+    return metrics
 
 
 def _true_labels(data: TextDataset, classes: list[str], where: str) -> list[str]:
@@ -172,4 +242,6 @@ def format_evaluation(metrics: dict[str, Any]) -> str:
     ]
     for name, row in zip(labels, metrics["confusion_matrix"]):
         lines.append(f"{name:<{width}}" + "".join(f"{n:>{width + 1}}" for n in row))
+    if "plot" in metrics:
+        lines.append(f"plot: {metrics['plot']}")
     return "\n".join(lines)

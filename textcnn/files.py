@@ -1,0 +1,240 @@
+"""Texts and labels from files: the `TextDataset` container, your own TSV/CSV/JSONL files, and the
+low-level readers (`label<TAB>text` rows, UTF-8 checks, empty-row dropping, label encoding) that the
+dataset registry in `textcnn.data` reuses. This module imports nothing from `textcnn.data`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from textcnn.errors import DataError
+
+log = logging.getLogger(__name__)
+
+FILE_FORMATS = (".tsv", ".csv", ".jsonl")
+
+Row = tuple[int, str, Any]  # (line number, text, raw label) as read from a file or hub split
+
+
+@dataclass
+class TextDataset:
+    """Texts with integer labels indexing label_names."""
+
+    texts: list[str]
+    labels: list[int]
+    label_names: list[str]
+
+    def __post_init__(self) -> None:
+        if len(self.texts) != len(self.labels):
+            raise DataError(
+                f"TextDataset got {len(self.texts)} texts but {len(self.labels)} labels; "
+                "give one label per text"
+            )
+        bad = [y for y in self.labels if not 0 <= y < len(self.label_names)]
+        if bad:
+            raise DataError(
+                f"label {bad[0]} is outside 0..{len(self.label_names) - 1} "
+                f"(label_names: {', '.join(self.label_names)}); labels must index label_names"
+            )
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def subset(self, indices: Sequence[int]) -> TextDataset:
+        """The examples at `indices`, in that order, with the same label names."""
+        return TextDataset(
+            [self.texts[i] for i in indices], [self.labels[i] for i in indices], list(self.label_names)
+        )
+
+
+# ---------------------------------------------------------------- your own files
+
+
+def load_files(
+    train_file: str | os.PathLike,
+    dev_file: str | os.PathLike | None = None,
+    test_file: str | os.PathLike | None = None,
+    *,
+    text_column: str = "text",
+    label_column: str = "label",
+) -> dict[str, TextDataset]:
+    """Load your own .tsv/.csv/.jsonl files; label names come from the training file.
+
+    TSV: `label<TAB>text` without header, or a header row; the first row is a header when one of its
+    fields equals `text_column` or `label_column`. CSV: header required. JSONL: one object per line.
+    Integer labels give label_names ["0", "1", ...] (sorted numerically); any other label gives the
+    sorted label strings. Rows with empty text are dropped (the count is logged).
+    """
+    paths = {"train": train_file, "dev": dev_file, "test": test_file}
+    rows = {
+        split: _drop_empty(_read_rows(Path(path), text_column, label_column), str(path))
+        for split, path in paths.items()
+        if path is not None
+    }
+    numeric = all(_is_int(label) for _, _, label in rows["train"])
+    names = _train_label_names(rows["train"], numeric)
+    known = f"labels of the training file {Path(train_file).name}"
+    out = {}
+    for split, split_rows in rows.items():
+        labels = _encode_labels(split_rows, str(paths[split]), names, numeric, known)
+        out[split] = TextDataset([text for _, text, _ in split_rows], labels, list(names))
+    return out
+
+
+def _train_label_names(rows: list[Row], numeric: bool) -> list[str]:
+    if numeric:
+        return [str(i) for i in sorted({int(label) for _, _, label in rows})]
+    return sorted({_label_key(label, numeric) for _, _, label in rows})
+
+
+def _is_int(label: Any) -> bool:
+    if isinstance(label, bool):
+        return False
+    if isinstance(label, int):
+        return True
+    return isinstance(label, str) and re.fullmatch(r"[+-]?\d+", label.strip()) is not None
+
+
+def _label_key(label: Any, numeric: bool) -> str:
+    """The label as the string stored in label_names ("01" and 1 both become "1" for integer labels)."""
+    if numeric and _is_int(label):
+        return str(int(label))
+    return str(label).strip()
+
+
+# ---------------------------------------------------------------- shared with the dataset registry
+
+
+def _encode_labels(rows: list[Row], source: str, names: list[str], numeric: bool, known: str) -> list[int]:
+    """Each row's label as its index in `names`; a label not there is an error naming it and the file."""
+    if not rows:
+        raise DataError(f"{source} has no rows with text and a label; check the file and its columns")
+    index = {name: i for i, name in enumerate(names)}
+    labels = []
+    for line, _, label in rows:
+        if label is None or str(label).strip() == "":
+            raise DataError(f"{source} line {line} has no label; give every row a label")
+        key = _label_key(label, numeric)
+        if key not in index:
+            raise DataError(
+                f'label "{key}" in {source} line {line} is not one of the {known} ({", ".join(names)}); '
+                "fix the label or add training examples of it"
+            )
+        labels.append(index[key])
+    return labels
+
+
+def _drop_empty(rows: list[Row], source: str) -> list[Row]:
+    """The rows whose text is not blank; how many were dropped is logged (CR has 4, MPQA 3)."""
+    kept = [row for row in rows if row[1].strip()]
+    if len(kept) < len(rows):
+        log.info("dropped %d of %d rows with empty text from %s", len(rows) - len(kept), len(rows), source)
+    return kept
+
+
+def _read_pairs(path: Path) -> list[Row]:
+    """Every non-blank row of a headerless `label<TAB>text` file (the registry's format; never a header)."""
+    return [_tsv_pair(path, n, line) for n, line in _nonblank_lines(_read_text(path))]
+
+
+def _read_text(path: Path) -> str:
+    if not path.is_file():
+        raise DataError(f"file not found: {path}; check the path")
+    try:
+        return path.read_text(encoding="utf-8-sig")  # -sig: tolerate the byte-order mark Excel writes
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"{path} is not valid UTF-8 (byte {err.object[err.start]:#04x} at offset {err.start}); "
+            "convert it to UTF-8, e.g. iconv -f cp1252 -t utf-8"
+        ) from err
+
+
+# ---------------------------------------------------------------- readers by format
+
+
+def _read_rows(path: Path, text_column: str, label_column: str) -> list[Row]:
+    """(line, text, raw label) for every non-blank row of a .tsv, .csv or .jsonl file."""
+    readers = {".tsv": _read_tsv, ".csv": _read_csv, ".jsonl": _read_jsonl}
+    if path.suffix.lower() not in readers:
+        raise DataError(f"{path} has extension {path.suffix!r}; use one of {', '.join(FILE_FORMATS)}")
+    return readers[path.suffix.lower()](path, _read_text(path), text_column, label_column)
+
+
+def _nonblank_lines(content: str) -> list[tuple[int, str]]:
+    """(line number, line) for each line with something besides whitespace; split on \\n only."""
+    lines = [(n, line.rstrip("\r")) for n, line in enumerate(content.split("\n"), start=1)]
+    return [(n, line) for n, line in lines if line.strip()]
+
+
+def _read_tsv(path: Path, content: str, text_column: str, label_column: str) -> list[Row]:
+    lines = _nonblank_lines(content)
+    if not lines:
+        return []
+    header = lines[0][1].split("\t")
+    if text_column not in header and label_column not in header:
+        return [_tsv_pair(path, n, line) for n, line in lines]
+    text_at = _column_index(path, header, text_column, label_column, "--text-column")
+    label_at = _column_index(path, header, label_column, text_column, "--label-column")
+    rows = []
+    for n, line in lines[1:]:
+        fields = line.split("\t")
+        if len(fields) != len(header):
+            raise DataError(
+                f"{path} line {n} has {len(fields)} tab-separated fields but the header has {len(header)}; "
+                "remove tabs from the text or fix the row"
+            )
+        rows.append((n, fields[text_at], fields[label_at]))
+    return rows
+
+
+def _tsv_pair(path: Path, n: int, line: str) -> Row:
+    if "\t" not in line:
+        raise DataError(
+            f"{path} line {n} has no tab: {line[:60]!r}; write label<TAB>text, or add a header row "
+            "naming the text and label columns"
+        )
+    label, text = line.split("\t", 1)
+    return n, text, label
+
+
+def _column_index(path: Path, columns: list[str], wanted: str, other: str, flag: str) -> int:
+    if wanted in columns:
+        return columns.index(wanted)
+    spare = [c for c in columns if c != other]
+    advice = f"pass {flag} {spare[0]}" if len(spare) == 1 else f"pass {flag} with one of: {', '.join(spare)}"
+    raise DataError(f'column "{wanted}" not found in {path.name} (columns: {", ".join(columns)}); {advice}')
+
+
+def _read_csv(path: Path, content: str, text_column: str, label_column: str) -> list[Row]:
+    reader = csv.DictReader(io.StringIO(content, newline=""))
+    columns = list(reader.fieldnames or [])
+    _column_index(path, columns, text_column, label_column, "--text-column")
+    _column_index(path, columns, label_column, text_column, "--label-column")
+    return [(reader.line_num, row[text_column] or "", row[label_column]) for row in reader]
+
+
+def _read_jsonl(path: Path, content: str, text_column: str, label_column: str) -> list[Row]:
+    rows = []
+    for n, line in enumerate(content.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path} line {n} is not valid JSON ({err.msg}); fix or remove the line") from err
+        if not isinstance(record, dict):
+            kind = type(record).__name__
+            raise DataError(f"{path} line {n} is a JSON {kind}, not an object; write one object per line")
+        _column_index(path, list(record), text_column, label_column, "--text-column")
+        _column_index(path, list(record), label_column, text_column, "--label-column")
+        rows.append((n, str(record[text_column] or ""), record[label_column]))
+    return rows

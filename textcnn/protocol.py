@@ -1,0 +1,79 @@
+"""Evaluation protocols of Kim (2014): a fixed test split over several seeds, or k-fold cross-validation.
+
+A protocol is a list of `Unit`s, one training run each. Every unit gets its own train/dev/test
+splits from `unit_splits`: a fixed-split dataset passes through (dev = 10% of train when there is
+none); a cross-validation fold trains on k-1 folds, holds out 10% of them as its own dev set for
+early stopping, and tests on the remaining fold.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sklearn.model_selection import StratifiedKFold
+
+from .data import TextDataset, split_off_dev
+from .errors import DataError
+
+KIM_CV_FOLDS = 10  # Kim 2014 §3: "CV: average over 10-fold cross-validation" for MR, Subj, CR, MPQA
+FOLD_SEED = 0  # the same folds for every variant and seed, so cells are compared on equal data
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One training run of a protocol: a seed, and a fold index under cross-validation."""
+
+    seed: int
+    fold: int | None = None
+
+    @property
+    def name(self) -> str:
+        return f"seed{self.seed}" if self.fold is None else f"fold{self.fold:02d}-seed{self.seed}"
+
+
+def plan_units(seeds: Sequence[int], cv: int | None = None) -> list[Unit]:
+    """Every (seed, fold) of a protocol: one unit per seed, or per seed and fold under `cv` folds."""
+    if cv is None:
+        return [Unit(seed) for seed in seeds]
+    return [Unit(seed, fold) for seed in seeds for fold in range(cv)]
+
+
+def cv_folds(labels: Sequence[int], n_folds: int, seed: int = FOLD_SEED) -> list[tuple[list[int], list[int]]]:
+    """Stratified, seeded k-fold (train indices, test indices) pairs that cover every example once."""
+    smallest = min((labels.count(c) for c in set(labels)), default=0)
+    if not 2 <= n_folds <= smallest:
+        raise DataError(
+            f"cannot make {n_folds} stratified folds: the smallest class has {smallest} examples; "
+            f"use --cv between 2 and {smallest}"
+        )
+    folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    return [(train.tolist(), test.tolist()) for train, test in folds.split(list(labels), list(labels))]
+
+
+def resolve_cv(splits: dict[str, TextDataset], cv: int | None) -> int | None:
+    """The number of folds to use: as asked, or Kim's 10 for a dataset that has no test split."""
+    if cv is None and "train" not in splits and "all" in splits:
+        return KIM_CV_FOLDS
+    if cv is not None and "all" not in splits and "train" not in splits:
+        raise DataError("cross-validation needs a training split")
+    return cv
+
+
+def unit_splits(
+    splits: dict[str, TextDataset], unit: Unit, cv: int | None, dev_fraction: float = 0.1
+) -> dict[str, TextDataset]:
+    """The train/dev/test data of one unit."""
+    if cv is None:
+        return splits
+    pool = splits["all"] if "all" in splits else splits["train"]
+    train_idx, test_idx = cv_folds(pool.labels, cv)[unit.fold]
+    train, dev = split_off_dev(pool.subset(train_idx), dev_fraction, unit.seed)
+    return {"train": train, "dev": dev, "test": pool.subset(test_idx)}
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    values = list(values)
+    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
