@@ -154,3 +154,13 @@ def test_training_keeps_classifier_rows_within_max_norm(corpus):
     assert (clf.module_.head.linear.weight.norm(dim=1) <= 0.05 + 1e-6).all()
     free = TextCNNClassifier(**{**TINY, "max_norm": None, "epochs": 5}).fit(texts, labels)
     assert (free.module_.head.linear.weight.norm(dim=1) > 0.05).any()  # the limit above was binding
+
+
+def test_integer_labels_stay_integers_after_save_and_load(corpus, tmp_path):
+    texts, labels = corpus
+    y = np.array([1 if label == "pos" else 0 for label in labels])
+    clf = TextCNNClassifier(**{**TINY, "epochs": 3}).fit(texts, y)
+    clf.save(tmp_path / "run")
+    loaded = TextCNNClassifier.load(tmp_path / "run")
+    assert loaded.predict(texts).tolist() == clf.predict(texts).tolist()
+    assert all(type(p) is int for p in loaded.predict(texts).tolist())

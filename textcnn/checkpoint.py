@@ -88,13 +88,13 @@ class SavedRun:
     data_config: DataConfig
     train_config: TrainConfig
     vocab: Vocabulary
-    label_names: list[str]
+    label_names: list[str | int]
     state_dict: dict[str, Tensor]
 
 
 def save_run(
     run_dir: Path, module: nn.Module, model_config: TextCNNConfig, data_config: DataConfig,
-    train_config: TrainConfig, vocab: Vocabulary, label_names: list[str],
+    train_config: TrainConfig, vocab: Vocabulary, label_names: list[str | int],
 ) -> None:
     """Write weights, config, vocabulary and labels into an existing run directory."""
     state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
@@ -107,7 +107,7 @@ def save_run(
         "train": config_to_dict(train_config),
     })
     atomic_write(run_dir / VOCAB, vocab.save)
-    write_json(run_dir / LABELS, list(label_names))
+    write_json(run_dir / LABELS, [name.item() if hasattr(name, "item") else name for name in label_names])
 
 
 def load_run(run_dir: str | os.PathLike) -> SavedRun:
@@ -130,9 +130,9 @@ def load_run(run_dir: str | os.PathLike) -> SavedRun:
     except (KeyError, TypeError, ConfigError) as err:
         raise CheckpointError(f"{run_dir / CONFIG} is not a valid textcnn config: {err}") from err
     labels = read_json(run_dir / LABELS)
-    if not isinstance(labels, list) or not labels:
-        raise CheckpointError(f"{run_dir / LABELS} must be a non-empty list of label names")
-    return SavedRun(*configs, Vocabulary.load(run_dir / VOCAB), [str(x) for x in labels], _load_weights(run_dir))
+    if not isinstance(labels, list) or not labels or not all(type(x) in (str, int) for x in labels):
+        raise CheckpointError(f"{run_dir / LABELS} must be a non-empty list of label names (strings or integers)")
+    return SavedRun(*configs, Vocabulary.load(run_dir / VOCAB), labels, _load_weights(run_dir))
 
 
 def _load_weights(run_dir: Path) -> dict[str, Tensor]:

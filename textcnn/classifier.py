@@ -198,6 +198,52 @@ class TextCNNClassifier(ClassifierMixin, BaseEstimator):
             })
         return records
 
+    # ---- explanations (see textcnn/explain.py) ----
+    def explain(self, text: str, label: Any = None) -> dict[str, Any]:
+        """Why `text` got its label: the n-grams whose pooled features add up (with the bias) to the logit.
+
+        Returns text, tokens, label, probability, logit, bias and `ngrams`: dicts with ngram, start, end
+        (tokens[start:end], end exclusive), widths, contribution and n_features, most positive first.
+        `label` explains another class's logit instead of the predicted one.
+        """
+        from .explain import explain_text
+
+        self._check_fitted()
+        [text] = _check_texts([text])
+        target = None if label is None else self._class_index(label)
+        return explain_text(self.module_, self.tokenizer_, self.vocab_, [str(c) for c in self.classes_], text,
+                            target, self.device_)
+
+    def explain_filters(
+        self, X: Sequence[str], top_filters: int = 5, top_ngrams: int = 5, max_sentences: int = 5000,
+        rank_by: str = "contribution",
+    ) -> dict[str, Any]:
+        """For each class, its strongest filters and the n-grams of `X` (e.g. the training texts) that fire them most.
+
+        `rank_by`: "contribution" (mean contribution to the class margin) or "weight" (classifier weight).
+        """
+        from .explain import explain_filters
+
+        self._check_fitted()
+        return explain_filters(self.module_, self.tokenizer_, self.vocab_, [str(c) for c in self.classes_],
+                               _check_texts(X), top_filters, top_ngrams, max_sentences, rank_by, self.device_)
+
+    def neighbours(self, word: str, top_k: int = 5, compare: Sequence[str] = ()) -> dict[str, Any]:
+        """The nearest words to `word` in the static and the fine-tuned channel (Kim 2014 Table 3).
+
+        `compare`: words whose cosine similarity to `word` is reported per channel, e.g. ["good"] for "bad".
+        """
+        from .explain import neighbours
+
+        self._check_fitted()
+        return neighbours(self.module_, self.vocab_, word, top_k, self.tokenizer_.lowercase, compare)
+
+    def _class_index(self, label: Any) -> int:
+        names = [str(c) for c in self.classes_]
+        if str(label) not in names:
+            raise DataError(f"label {label!r} is not among the classes {names}")
+        return names.index(str(label))
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "module_"):
             raise NotFittedError(
@@ -211,7 +257,7 @@ class TextCNNClassifier(ClassifierMixin, BaseEstimator):
         run_dir = prepare_run_dir(path, force)
         save_run(
             run_dir, self.module_, self.module_.config, self.data_config(), self.train_config(),
-            self.vocab_, [str(c) for c in self.classes_],
+            self.vocab_, list(self.classes_),
         )
         if getattr(self, "word2vec_", None) is not None:
             save_vectors(self.word2vec_, run_dir / "word2vec.txt")

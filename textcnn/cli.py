@@ -141,6 +141,7 @@ _PREDICT_EXAMPLES = """
 Examples:
   textcnn predict "a gripping , funny film"
   textcnn predict --json --top-k 2 "not bad at all" "dull"
+  textcnn predict --explain "not bad at all"        # which n-grams made the call
   cat reviews.txt | textcnn predict - --model runs/sst2-non-static-20261123-101500
 """
 
@@ -152,14 +153,25 @@ Examples:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line: text, label, probabilities.")
 @click.option("--top-k", type=int, help="Show the k most probable classes.")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
+@click.option("--explain", is_flag=True, help="Rank the n-grams behind each prediction (with --json: all of them).")
+@click.option("--top-ngrams", default=10, show_default=True, type=click.IntRange(min=1),
+              help="With --explain: n-grams shown in the table.")
 @_friendly_errors
-def predict(texts: tuple[str, ...], file: Any, model_dir: str, as_json: bool, top_k: int | None, device: str) -> None:
+def predict(texts: tuple[str, ...], file: Any, model_dir: str, as_json: bool, top_k: int | None, device: str,
+            explain: bool, top_ngrams: int) -> None:
     """Predict labels for TEXTS (or '-' to read one text per line from stdin)."""
     from .classifier import TextCNNClassifier
     from .data import read_texts
+    from .explain import format_explanation
 
     inputs = read_texts(texts, file, sys.stdin)
     clf = TextCNNClassifier.load(model_dir, device=device)
+    if explain:
+        for text in inputs:
+            explanation = clf.explain(text)
+            click.echo(json.dumps(explanation, ensure_ascii=False) if as_json
+                       else format_explanation(explanation, top_ngrams) + "\n")
+        return
     for record in clf.predict_records(inputs, top_k=top_k):
         if as_json:
             click.echo(json.dumps(record, ensure_ascii=False))
@@ -186,3 +198,58 @@ def evaluate(model_dir: str, dataset: str | None, eval_file: str | None, text_co
     source = DataSource(dataset, eval_file, text_column=text_column, label_column=label_column)
     metrics = evaluate_run(model_dir, source, "train" if eval_file else split, plot=plot)
     click.echo(json.dumps(metrics) if as_json else format_evaluation(metrics))
+
+
+_EXPLAIN_FILTERS_EXAMPLES = """
+\b
+Examples:
+  textcnn explain-filters --model runs/latest      # the demo set's training split
+  TEXTCNN_DATA=../shared/data textcnn explain-filters --model runs/latest --dataset sst2 --out filters.html
+"""
+
+
+@main.command("explain-filters", epilog=_EXPLAIN_FILTERS_EXAMPLES)
+@click.option("--model", "model_dir", default=DEFAULT_MODEL, show_default=True, type=click.Path())
+@click.option("--dataset", help="A named dataset (sst2) whose training split is scanned (default: the demo set).")
+@click.option("--train-file", type=click.Path(), help="Scan this .tsv/.csv/.jsonl file instead.")
+@click.option("--text-column", default="text", show_default=True)
+@click.option("--label-column", default="label", show_default=True)
+@click.option("--top-filters", default=5, show_default=True, type=click.IntRange(min=1),
+              help="Filters per class (see --rank-by).")
+@click.option("--top-ngrams", default=5, show_default=True, type=click.IntRange(min=1), help="N-grams per filter.")
+@click.option("--max-sentences", default=5000, show_default=True, type=click.IntRange(min=1),
+              help="Training sentences scanned (spread evenly over the split).")
+@click.option("--rank-by", type=click.Choice(["contribution", "weight"]), default="contribution", show_default=True,
+              help="Pick filters by mean contribution to the class margin, or by classifier weight.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write an HTML report here (.html).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@_friendly_errors
+def explain_filters(model_dir: str, dataset: str | None, train_file: str | None, text_column: str, label_column: str,
+                    top_filters: int, top_ngrams: int, max_sentences: int, rank_by: str, out: str | None,
+                    as_json: bool) -> None:
+    """What did the filters learn: the training n-grams that fire each class's strongest filters."""
+    from .classifier import TextCNNClassifier
+    from .explain import format_filter_report, training_texts, write_filter_report
+    from .runs import DataSource
+
+    texts = training_texts(DataSource(dataset, train_file, text_column=text_column, label_column=label_column).load())
+    report = TextCNNClassifier.load(model_dir).explain_filters(texts, top_filters, top_ngrams, max_sentences, rank_by)
+    click.echo(json.dumps(report, ensure_ascii=False) if as_json else format_filter_report(report))
+    if out:
+        click.echo(f"report: {write_filter_report(report, out)}", err=as_json)
+
+
+@main.command(epilog="\b\nExample:\n  textcnn neighbours bad --vs good --model runs/sst2-multichannel")
+@click.argument("word")
+@click.option("--model", "model_dir", default=DEFAULT_MODEL, show_default=True, type=click.Path())
+@click.option("--top-k", default=5, show_default=True, type=click.IntRange(min=1), help="Neighbours per channel.")
+@click.option("--vs", "compare", multiple=True, help="Also print WORD's similarity to this word (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the neighbours as JSON.")
+@_friendly_errors
+def neighbours(word: str, model_dir: str, top_k: int, compare: tuple[str, ...], as_json: bool) -> None:
+    """Nearest words to WORD in the static vs the fine-tuned channel (Kim 2014 Table 3)."""
+    from .classifier import TextCNNClassifier
+    from .explain import format_neighbours
+
+    result = TextCNNClassifier.load(model_dir).neighbours(word, top_k, compare)
+    click.echo(json.dumps(result, ensure_ascii=False) if as_json else format_neighbours(result))

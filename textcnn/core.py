@@ -56,16 +56,31 @@ def window_mask(lengths: Tensor, width: int, n_windows: int) -> Tensor:
     return positions.unsqueeze(0) < limit.unsqueeze(1)  # (B, L')
 
 
+def _mask_windows(x: Tensor, valid: Tensor) -> tuple[Tensor, Tensor]:
+    """Feature maps with invalid positions at -inf, flattened to (B, C, S), and the rows with none valid."""
+    x = x.flatten(2)  # (B, C, S)
+    valid = valid.flatten(1).unsqueeze(1)  # (B, 1, S)
+    return x.masked_fill(~valid, float("-inf")), ~valid.any(dim=-1)  # (B, C, S), (B, 1)
+
+
 def masked_max_pool(x: Tensor, valid: Tensor) -> Tensor:
     """Max over all positions that padding can never win (Kim 2014 §2: max-over-time pooling).
 
     x: (B, C, *S) feature maps; valid: (B, *S) True where a position may win. A row with no
     valid position (an empty input) pools to zeros, not to -inf or ReLU(bias).
     """
-    x = x.flatten(2)  # (B, C, S)
-    valid = valid.flatten(1).unsqueeze(1)  # (B, 1, S)
-    pooled = x.masked_fill(~valid, float("-inf")).amax(dim=-1)  # (B, C)
-    return pooled.masked_fill(~valid.any(dim=-1), 0.0)  # (B, C)
+    masked, empty = _mask_windows(x, valid)
+    return masked.amax(dim=-1).masked_fill(empty, 0.0)  # (B, C)
+
+
+def masked_max_pool_with_index(x: Tensor, valid: Tensor) -> tuple[Tensor, Tensor]:
+    """`masked_max_pool` plus the flat position that won each max (-1 where no position is valid).
+
+    For explanations only: `max` with indices is slower than `amax`, so `forward` keeps `masked_max_pool`.
+    """
+    masked, empty = _mask_windows(x, valid)
+    pooled, index = masked.max(dim=-1)  # each (B, C)
+    return pooled.masked_fill(empty, 0.0), index.masked_fill(empty, -1)  # each (B, C)
 
 
 class MaskedConvPool(nn.Module):
@@ -83,6 +98,23 @@ class MaskedConvPool(nn.Module):
             masked_max_pool(m, window_mask(lengths, h, m.shape[-1])) for h, m in zip(self.bank.widths, maps)
         ]  # each (B, C)
         return torch.cat(pooled, dim=1)  # (B, C * n_widths)
+
+    def forward_with_windows(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """`forward` plus the window that won each pooled feature (-1 for an empty input).
+
+        Window s of a width-h feature covers sentence positions s-(h-1) .. s (see `window_mask`);
+        `feature_widths` gives h for each feature.
+        """
+        maps = self.bank(x)  # each (B, C, L + h - 1)
+        pooled = [
+            masked_max_pool_with_index(m, window_mask(lengths, h, m.shape[-1])) for h, m in zip(self.bank.widths, maps)
+        ]  # each ((B, C), (B, C))
+        return torch.cat([p for p, _ in pooled], dim=1), torch.cat([i for _, i in pooled], dim=1)  # each (B, F)
+
+    @property
+    def feature_widths(self) -> tuple[int, ...]:
+        """The filter width h of each output feature, in `forward`'s order (all of one width, then the next)."""
+        return tuple(h for h in self.bank.widths for _ in range(self.out_features // len(self.bank.widths)))
 
 
 class ClassifierHead(nn.Module):
