@@ -1,7 +1,9 @@
 """Hostile and malformed input: property-based checks that nothing raises where it must not."""
 
 import json
+import logging
 import pickle
+import re
 import shutil
 import warnings
 
@@ -13,6 +15,16 @@ from hypothesis import strategies as st
 from textcnn.classifier import TextCNNClassifier
 from textcnn.errors import CheckpointError
 from textcnn.tokenizer import Tokenizer
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _restore_textcnn_logger():
+    """The CLI's `main` reconfigures the "textcnn" logger (own handler, no propagation); undo that afterwards."""
+    logger = logging.getLogger("textcnn")
+    saved = logger.handlers[:], logger.level, logger.propagate
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved
+
 
 non_blank = st.text(min_size=1, max_size=200).filter(lambda s: s.strip() != "")
 
@@ -72,3 +84,70 @@ def test_a_model_from_the_future_is_refused(tiny_model, tmp_path):
     (copy / "config.json").write_text(json.dumps(config))
     with pytest.raises(CheckpointError, match="format_version 2"):
         TextCNNClassifier.load(copy)
+
+
+# ---- refused with one clear line, exit 2, nothing written (through the CLI) ----
+
+TINY = ["--variant", "rand", "--embedding-dim", "8", "--n-filters", "4", "--dry-run", "--device", "cpu"]
+
+
+def refused(args: list[str], pattern: str) -> str:
+    from click.testing import CliRunner
+
+    from textcnn.cli import main
+
+    result = CliRunner().invoke(main, ["-q", *args])
+    assert result.exit_code == 2, (result.output, result.exception)
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error:") and "Traceback" not in result.output
+    assert re.search(pattern, line), line
+    return line
+
+
+@pytest.mark.parametrize(
+    ("content", "pattern"),
+    [
+        ("text,label\ngood film,pos,more\nbad film,neg\n", r"line 2 has 3 comma-separated fields but the header has 2"),
+        ("text,label\ngood film\nbad film,neg\n", r"line 2 has 1 comma-separated fields but the header has 2"),
+        ("text,label\ngood film,pos\nbad film,\n", r"line 3 has no label"),
+        ("sentence,label\ngood film,pos\n", r'column "text" not found.*--text-column sentence'),
+    ],
+    ids=["extra-column", "missing-column", "empty-label", "missing-header-column"],
+)
+def test_bad_csv_is_refused_and_nothing_is_written(tmp_path, content, pattern):
+    (tmp_path / "train.csv").write_text(content)
+    refused(["train", *TINY, "--train-file", str(tmp_path / "train.csv"), "--out", str(tmp_path / "run")], pattern)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_label_never_seen_in_training_is_refused_at_evaluate(tiny_model, tmp_path):
+    _, path = tiny_model
+    (tmp_path / "eval.csv").write_text("text,label\na great film,pos\na dull film,meh\n")
+    refused(["evaluate", "--model", str(path), "--file", str(tmp_path / "eval.csv")], r"\['meh'\].*not among")
+
+
+@pytest.mark.parametrize(
+    ("content", "pattern"),
+    [
+        (b"3 2\nfilm 1 2\ngood 1 2\n", r"truncated: the header promises 3 vectors, found 2"),
+        (b"film 1 2 3\ngood 1 2\n", r"line 2: 2 values, expected 3"),
+        (b"2 5\nfilm 1 2\ngood 1 2\n", r"vectors\.vec line 2: 2 values, expected 5"),  # the header lies
+    ],
+    ids=["truncated", "inconsistent-dims", "lying-header"],
+)
+def test_bad_vectors_files_are_refused_and_nothing_is_written(tmp_path, content, pattern):
+    (tmp_path / "vectors.vec").write_bytes(content)
+    args = ["train", "--variant", "static", "--vectors", str(tmp_path / "vectors.vec"), "--dry-run", "--device",
+            "cpu", "--out", str(tmp_path / "run")]
+    refused(args, pattern)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_config_that_does_not_match_the_weights_is_refused(tiny_model, tmp_path):
+    _, path = tiny_model
+    copy = tmp_path / "run"
+    shutil.copytree(path, copy)
+    config = json.loads((copy / "config.json").read_text())
+    config["model"]["n_filters"] += 1
+    (copy / "config.json").write_text(json.dumps(config))
+    refused(["predict", "--model", str(copy), "a fine film"], r"do not match the model its config describes")

@@ -37,7 +37,7 @@ def test_invalid_model_configs_are_rejected(kwargs, message):
 
 def test_invalid_train_and_data_configs_are_rejected():
     with pytest.raises(ConfigError, match="optimizer"):
-        TrainConfig(optimizer="sgd")
+        TrainConfig(optimizer="rmsprop")
     with pytest.raises(ConfigError, match="batch_size"):
         TrainConfig(batch_size=0)
     with pytest.raises(ConfigError, match="tokenizer"):

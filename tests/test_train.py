@@ -1,11 +1,13 @@
+import json
 from collections.abc import Iterator
 
 import pytest
 import torch
+from safetensors.torch import load_file
 from torch import nn
 
 from textcnn.config import TrainConfig
-from textcnn.errors import TextCNNError
+from textcnn.errors import TextCNNError, TrainingError
 from textcnn.train import Batch, fit_model, predict_logits, resolve_device
 
 
@@ -107,6 +109,32 @@ def test_non_finite_loss_stops_with_a_clear_error():
     x[0, 0] = float("nan")
     with pytest.raises(TextCNNError, match="non-finite"):
         fit_model(nn.Linear(2, 2), TensorBatches(x, y), TrainConfig(epochs=1, device="cpu"))
+
+
+class PoisonedBatches(TensorBatches):
+    """Batch `bad` of epoch 2 (and every later batch) holds a NaN."""
+
+    def __init__(self, x, y, bad: int) -> None:
+        super().__init__(x, y)
+        self.bad, self.epochs = bad, 0
+
+    def epoch(self, generator):
+        self.epochs += 1
+        for step, batch in enumerate(super().epoch(generator)):
+            if self.epochs == 2 and step >= self.bad:
+                batch = Batch(batch.index, (batch.inputs[0] * float("nan"),), batch.labels)
+            yield batch
+
+
+def test_non_finite_loss_names_the_first_bad_step_and_keeps_the_last_good_state(tmp_path):
+    x, y = _blobs()  # 15 batches per epoch
+    with pytest.raises(TrainingError, match=r"non-finite at step 20 \(epoch 2, batch 5 of 15\); the state after "
+                                            r"epoch 1 is kept"):
+        fit_model(nn.Linear(2, 2), PoisonedBatches(x, y, bad=4), TrainConfig(epochs=3, device="cpu"),
+                  dev=(TensorBatches(x, y), y), resume_dir=tmp_path)
+    kept = load_file(str(tmp_path / json.loads((tmp_path / "state.json").read_text())["folder"] / "last.safetensors"))
+    assert json.loads((tmp_path / "state.json").read_text())["epoch"] == 1
+    assert all(torch.isfinite(t).all() for t in kept.values())
 
 
 def test_cuda_without_gpu_is_a_clear_error():

@@ -97,8 +97,7 @@ def save_run(
     train_config: TrainConfig, vocab: Vocabulary, label_names: list[str | int],
 ) -> None:
     """Write weights, config, vocabulary and labels into an existing run directory."""
-    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-    atomic_write(run_dir / WEIGHTS, lambda tmp: save_file(state, str(tmp), metadata={"format": "pt"}))
+    save_weights(run_dir, module)
     write_json(run_dir / CONFIG, {
         "format_version": FORMAT_VERSION,
         "textcnn_version": __version__,
@@ -132,10 +131,17 @@ def load_run(run_dir: str | os.PathLike) -> SavedRun:
     labels = read_json(run_dir / LABELS)
     if not isinstance(labels, list) or not labels or not all(type(x) in (str, int) for x in labels):
         raise CheckpointError(f"{run_dir / LABELS} must be a non-empty list of label names (strings or integers)")
-    return SavedRun(*configs, Vocabulary.load(run_dir / VOCAB), labels, _load_weights(run_dir))
+    return SavedRun(*configs, Vocabulary.load(run_dir / VOCAB), labels, load_weights(run_dir))
 
 
-def _load_weights(run_dir: Path) -> dict[str, Tensor]:
+def save_weights(run_dir: Path, module: nn.Module) -> None:
+    """Atomically write `module`'s state dict as `model.safetensors` (CPU, contiguous)."""
+    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    atomic_write(run_dir / WEIGHTS, lambda tmp: save_file(state, str(tmp), metadata={"format": "pt"}))
+
+
+def load_weights(run_dir: Path) -> dict[str, Tensor]:
+    """The state dict in `run_dir/model.safetensors`; missing or corrupt is a CheckpointError."""
     path = run_dir / WEIGHTS
     if not path.is_file():
         raise CheckpointError(f"{path} is missing: {run_dir} is not a complete textcnn run directory")

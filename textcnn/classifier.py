@@ -14,12 +14,14 @@ import torch
 from gensim.models import KeyedVectors
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from . import distributed
 from .batching import TokenBatches
 from .checkpoint import load_run, load_weights_into, prepare_run_dir, save_run
 from .config import DataConfig, TextCNNConfig, TrainConfig
 from .data import TextDataset, split_off_dev
 from .embeddings import build_embedding_matrix, load_vectors, save_vectors, train_word2vec
-from .errors import DataError, NotFittedError
+from .errors import CheckpointError, DataError, NotFittedError
+from .resume import RESUME_DIR, has_train_state
 from .text import TextCNN
 from .tokenizer import Tokenizer, Vocabulary
 from .train import FitResult, fit_model, predict_logits, resolve_device
@@ -92,11 +94,15 @@ class TextCNNClassifier(ClassifierMixin, BaseEstimator):
     # ---- training ----
     def fit(
         self, X: Sequence[str], y: Sequence[Any], *, dev: tuple[Sequence[str], Sequence[Any]] | None = None,
-        label_names: Sequence[str] | None = None,
+        label_names: Sequence[str] | None = None, checkpoint_dir: str | os.PathLike | None = None,
+        resume: bool = False,
     ) -> TextCNNClassifier:
         """Train on texts `X` with labels `y`; `dev` for early stopping (else 10% of train is held out).
 
         `label_names` fixes the class order (e.g. a dataset's); by default it is the sorted labels.
+        `checkpoint_dir`: an existing run directory; config, vocabulary and labels are written there before
+        training and the per-epoch resume state into its `resume/` folder. With `resume`, the model is rebuilt
+        from that directory and training continues after its last finished epoch (same X, y and dev needed).
         """
         model_cfg, data_cfg, train_cfg = self.model_config(), self.data_config(), self.train_config()
         texts = _check_texts(X)
@@ -111,15 +117,34 @@ class TextCNNClassifier(ClassifierMixin, BaseEstimator):
             dev_set = TextDataset(dev_texts, self._encode_labels(dev[1], len(dev_texts)), train.label_names)
         self.tokenizer_ = Tokenizer(data_cfg.tokenizer, data_cfg.lowercase)
         train_tokens = [self.tokenizer_(t) for t in train.texts]
-        self.vocab_ = Vocabulary.build(train_tokens, data_cfg.min_freq)
-        matrix, model_cfg = self._initial_embeddings(model_cfg, train_tokens, train_cfg.seed)
-        self.module_ = TextCNN(model_cfg, len(self.vocab_), len(self.classes_), matrix)
+        if resume:
+            self._rebuild_from(checkpoint_dir)
+        else:
+            self.vocab_ = Vocabulary.build(train_tokens, data_cfg.min_freq)
+            distributed.check_same_on_every_rank("vocabulary", "\n".join(self.vocab_.itos))
+            matrix, model_cfg = self._initial_embeddings(model_cfg, train_tokens, train_cfg.seed)
+            torch.manual_seed(train_cfg.seed)  # the conv and linear initialisation: same seed, same model
+            self.module_ = TextCNN(model_cfg, len(self.vocab_), len(self.classes_), matrix)
+            if checkpoint_dir is not None and distributed.is_primary():
+                self._save_files(Path(checkpoint_dir))  # first, so that a resumed run rebuilds this very model
         self.fit_result_: FitResult = fit_model(
             self.module_, self._batches(train_tokens, train.labels, train_cfg, shuffle=True), train_cfg,
             dev=self._dev_batches(dev_set, train_cfg), progress=self.progress,
+            resume_dir=None if checkpoint_dir is None else Path(checkpoint_dir) / RESUME_DIR, resume=resume,
         )
         self.device_ = next(self.module_.parameters()).device
         return self
+
+    def _rebuild_from(self, run_dir: str | os.PathLike | None) -> None:
+        """The vocabulary and the model of the run being resumed (its weights come from the resume state)."""
+        if run_dir is None or not has_train_state(Path(run_dir) / RESUME_DIR):
+            raise CheckpointError(f"{run_dir} holds no resume state ({RESUME_DIR}/state.json); nothing to resume")
+        saved = load_run(run_dir)
+        if [str(c) for c in saved.label_names] != [str(c) for c in self.classes_]:
+            raise DataError(f"the labels {saved.label_names} of {run_dir} differ from this data's "
+                            f"{list(self.classes_)}; resume with the same data")
+        self.vocab_, self.coverage_, self.word2vec_ = saved.vocab, None, None
+        self.module_ = TextCNN(saved.model_config, len(saved.vocab), len(saved.label_names))
 
     def _encode_labels(self, y: Sequence[Any], n: int) -> list[int]:
         y = list(y)
@@ -255,13 +280,16 @@ class TextCNNClassifier(ClassifierMixin, BaseEstimator):
         """Write a run directory (safetensors weights + JSON config, vocabulary, labels)."""
         self._check_fitted()
         run_dir = prepare_run_dir(path, force)
+        self._save_files(run_dir)
+        return run_dir
+
+    def _save_files(self, run_dir: Path) -> None:
         save_run(
             run_dir, self.module_, self.module_.config, self.data_config(), self.train_config(),
             self.vocab_, list(self.classes_),
         )
         if getattr(self, "word2vec_", None) is not None:
             save_vectors(self.word2vec_, run_dir / "word2vec.txt")
-        return run_dir
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str = "auto") -> TextCNNClassifier:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -31,7 +32,8 @@ def _setup_logging(quiet: bool) -> None:
     handler.setFormatter(logging.Formatter("%(message)s"))
     root = logging.getLogger("textcnn")
     root.handlers[:] = [handler]
-    root.setLevel(logging.WARNING if quiet else logging.INFO)
+    other_rank = os.environ.get("RANK", "0") != "0"  # under torchrun only rank 0 logs
+    root.setLevel(logging.WARNING if quiet or other_rank else logging.INFO)
     root.propagate = False
 
 
@@ -119,18 +121,32 @@ Examples:
 @click.option("--out", type=click.Path(), help="Run directory (default runs/<dataset>-<variant>-<time>).")
 @click.option("--force", is_flag=True, help="Overwrite an existing run directory.")
 @click.option("--dry-run", is_flag=True, help="One tiny epoch on a few batches (smoke test).")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
+              help="Continue an interrupted run at its last finished epoch; every other option comes from the run.")
 @_friendly_errors
 def train(**opts: Any) -> None:
-    """Train a Kim CNN and save it as a run directory; prints dev and test accuracy."""
-    from .runs import DataSource, make_classifier, train_run
+    """Train a Kim CNN and save it as a run directory; prints dev and test accuracy.
 
+    Under `torchrun --nproc_per_node N` it trains with DistributedDataParallel; --batch-size is the global batch.
+    """
+    from .runs import DataSource, make_classifier, resume_run, train_run
+
+    if opts["resume_dir"]:
+        _report(resume_run(opts["resume_dir"], progress=sys.stderr.isatty()))
+        return
+    opts.pop("resume_dir")
     source = DataSource(opts.pop("dataset"), opts.pop("train_file"), opts.pop("dev_file"), opts.pop("test_file"),
                         opts.pop("text_column"), opts.pop("label_column"), opts.pop("phrases"))
     out, force, cv, n_seeds = opts.pop("out"), opts.pop("force"), opts.pop("cv"), opts.pop("n_seeds")
     opts["max_norm"] = opts["max_norm"] or None
     opts["bucket_by_length"] = not opts.pop("no_bucketing")
     clf = make_classifier(source, progress=sys.stderr.isatty(), **opts)
-    summary = train_run(clf, source, out, force, n_seeds=n_seeds, cv=cv)
+    _report(train_run(clf, source, out, force, n_seeds=n_seeds, cv=cv))
+
+
+def _report(summary: Any) -> None:
+    if not summary.primary:
+        return
     click.echo(f"saved {summary.run_dir}")
     keys = ("best_dev_acc", "test_acc", "dev_acc_mean", "dev_acc_std", "test_acc_mean", "test_acc_std")
     click.echo(json.dumps({k: summary.metrics[k] for k in keys if k in summary.metrics}))
@@ -253,3 +269,64 @@ def neighbours(word: str, model_dir: str, top_k: int, compare: tuple[str, ...], 
 
     result = TextCNNClassifier.load(model_dir).neighbours(word, top_k, compare)
     click.echo(json.dumps(result, ensure_ascii=False) if as_json else format_neighbours(result))
+
+
+_TRAIN_IMAGE_EXAMPLES = """
+\b
+Examples:
+  textcnn train-image                                  # 8×8 digits, digits-cnn, offline
+  textcnn train-image --dataset fashion_mnist --model mnist-cnn --optimizer sgd --lr 0.01 --epochs 5
+  textcnn train-image --train-dir pngs/train --test-dir pngs/test --model cifar-net
+"""
+
+
+@main.command("train-image", epilog=_TRAIN_IMAGE_EXAMPLES)
+@click.option("--dataset", help="digits (offline), mnist, fashion_mnist or cifar10 (local IDX files, else the HF hub).")
+@click.option("--train-dir", type=click.Path(), help="A folder with one sub-folder of PNGs per class.")
+@click.option("--test-dir", type=click.Path(), help="Test PNGs, same layout, scored once with the best-dev model.")
+@click.option("--idx-dir", type=click.Path(), help="A folder with the four MNIST-format IDX files (.gz allowed).")
+@click.option("--model", default="digits-cnn", show_default=True,
+              help="digits-cnn, mnist-cnn, wide-cnn, wide-cnn-bn, lenet5, cifar-net or resnet18.")
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="adam", show_default=True)
+@click.option("--lr", type=float, help="Default 1e-3 (Adam), 0.01 (SGD) or 1.0 (Adadelta).")
+@click.option("--momentum", default=0.9, show_default=True, help="SGD momentum.")
+@click.option("--epochs", default=60, show_default=True)
+@click.option("--batch-size", default=16, show_default=True)
+@click.option("--patience", type=int, help="Stop after this many epochs without a better dev score.")
+@click.option("--augment", is_flag=True, help="Random flips and crops (padding 4) of the training images.")
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--deterministic", is_flag=True, help="Deterministic kernels, one thread.")
+@click.option("--out", type=click.Path(), help="Run directory (default runs/image/<dataset>-<model>-<time>).")
+@click.option("--force", is_flag=True, help="Overwrite an existing run directory.")
+@click.option("--dry-run", is_flag=True, help="One tiny epoch on a few batches (smoke test).")
+@_friendly_errors
+def train_image(dataset: str | None, train_dir: str | None, test_dir: str | None, idx_dir: str | None, out: str | None,
+                force: bool, **params: Any) -> None:
+    """Train an image CNN and save it as a run directory; prints dev and test accuracy."""
+    from .image_classifier import ImageCNNClassifier, load_image_source, train_image_run
+
+    splits = load_image_source(dataset, train_dir, test_dir, idx_dir)
+    clf = ImageCNNClassifier(progress=sys.stderr.isatty(), **params)
+    run_dir, metrics = train_image_run(clf, splits, out, force, name=dataset or train_dir or idx_dir or "digits")
+    click.echo(f"saved {run_dir}")
+    click.echo(json.dumps({k: metrics[k] for k in ("best_dev_acc", "test_acc") if k in metrics}))
+
+
+@main.command("predict-image", epilog="\b\nExample:\n  textcnn predict-image digit.png --model runs/image/latest")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--model", "model_dir", default="runs/image/latest", show_default=True, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line: file, label, probabilities.")
+@click.option("--top-k", type=int, help="Show the k most probable classes.")
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
+@_friendly_errors
+def predict_image(files: tuple[str, ...], model_dir: str, as_json: bool, top_k: int | None, device: str) -> None:
+    """Predict the class of each image FILE (PNG, sized like the model's training images)."""
+    from .image_classifier import ImageCNNClassifier
+
+    for record in ImageCNNClassifier.load(model_dir, device=device).predict_files(files, top_k=top_k):
+        if as_json:
+            click.echo(json.dumps(record))
+        else:
+            probs = "  ".join(f"{name} {p:.3f}" for name, p in record["probabilities"].items())
+            click.echo(f"{record['label']}\t{record['probability']:.3f}\t{record['file']}\t[{probs}]")

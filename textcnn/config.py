@@ -11,7 +11,7 @@ from .errors import ConfigError
 Variant = Literal["rand", "static", "non-static", "multichannel"]
 VARIANTS: tuple[str, ...] = ("rand", "static", "non-static", "multichannel")
 TOKENIZERS: tuple[str, ...] = ("kim", "kim-sst", "unicode")
-OPTIMIZERS: tuple[str, ...] = ("adadelta", "adam")
+OPTIMIZERS: tuple[str, ...] = ("adadelta", "adam", "sgd")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 MAX_FILTER_SIZE = 5  # widths 1..5 are supported (Kim uses 3,4,5)
 
@@ -76,9 +76,10 @@ class TrainConfig:
     """Optimisation settings; the trainer reads only these, never a model field."""
 
     optimizer: str = "adadelta"  # Kim 2014 §3.1 (Zeiler 2012)
-    lr: float | None = None  # None: 1.0 for Adadelta, 1e-3 for Adam
+    lr: float | None = None  # None: 1.0 for Adadelta, 1e-3 for Adam, 0.01 for SGD
     rho: float = 0.95  # Kim's released code, Adadelta decay
     eps: float = 1e-6  # Kim's released code, Adadelta epsilon
+    momentum: float = 0.9  # SGD only (the usual image-CNN value, e.g. He et al. 2016 §3.4)
     batch_size: int = 50  # Kim 2014 §3.1, mini-batch size
     epochs: int = 25  # Kim's released code, n_epochs
     patience: int | None = None  # stop after this many epochs without a better dev score; None = all epochs
@@ -107,7 +108,7 @@ class TrainConfig:
         """The learning rate in force: `lr`, or the optimizer's usual default."""
         if self.lr is not None:
             return self.lr
-        return 1.0 if self.optimizer == "adadelta" else 1e-3
+        return {"adadelta": 1.0, "sgd": 0.01}.get(self.optimizer, 1e-3)
 
 
 PRESETS: dict[str, TextCNNConfig] = {v: TextCNNConfig(variant=v) for v in VARIANTS}

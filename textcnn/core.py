@@ -3,8 +3,10 @@
 Everything that convolves or pools lives here, generic over 1-D (text) and 2-D (images):
 a bank of parallel convolutions (Kim's filter widths; the same idea as an Inception module),
 max pooling that padding can never win, and a dropout + linear classifier head with Kim's
-max-norm constraint. Dimension letters: B batch, L tokens, E embedding size, C feature maps,
-K classes, H/W image size.
+max-norm constraint. The image models add strided/padded convolutions with batch-norm, max/avg
+pooling, a bank of arbitrary parallel branches concatenated along channels (the generalisation of
+`ConvBank`) and a residual sum. Dimension letters: B batch, L tokens, E embedding size, C feature
+maps, K classes, H/W image size.
 """
 
 from __future__ import annotations
@@ -15,13 +17,103 @@ import torch
 from torch import Tensor, nn
 
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d}
+_POOL = {("max", 1): nn.MaxPool1d, ("max", 2): nn.MaxPool2d, ("avg", 1): nn.AvgPool1d, ("avg", 2): nn.AvgPool2d}
+_ADAPTIVE_POOL = {("max", 1): nn.AdaptiveMaxPool1d, ("max", 2): nn.AdaptiveMaxPool2d,
+                  ("avg", 1): nn.AdaptiveAvgPool1d, ("avg", 2): nn.AdaptiveAvgPool2d}
+_NORM = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}
+Padding = int | str  # an int, or "same" (stride 1 only: output size = input size, as in Keras)
 
 
-def conv_layer(dims: int, in_channels: int, out_channels: int, kernel_size: int, padding: int = 0) -> nn.Module:
-    """A stride-1 convolution over `dims` spatial dimensions (1 for text, 2 for images)."""
+def _check_dims(dims: int) -> None:
     if dims not in _CONV:
         raise ValueError(f"dims must be 1 or 2; got {dims}")
-    return _CONV[dims](in_channels, out_channels, kernel_size, padding=padding)
+
+
+def conv_layer(
+    dims: int, in_channels: int, out_channels: int, kernel_size: int, padding: Padding = 0,
+    stride: int = 1, groups: int = 1, bias: bool = True,
+) -> nn.Module:
+    """A convolution over `dims` spatial dimensions (1 for text, 2 for images).
+
+    `padding` is zeros on every side, or "same" (stride 1 only; PyTorch has no "same" for stride > 1,
+    so strided layers give explicit padding). `groups` splits the channels as AlexNet's two GPU halves.
+    """
+    _check_dims(dims)
+    if padding == "same" and stride != 1:
+        raise ValueError(f"padding='same' needs stride 1 (got stride {stride}); give explicit padding instead")
+    return _CONV[dims](in_channels, out_channels, kernel_size, stride=stride, padding=padding, groups=groups,
+                       bias=bias)
+
+
+def pool_layer(dims: int, kind: str, kernel_size: int, stride: int | None = None, padding: int = 0) -> nn.Module:
+    """Max or average pooling over `dims` spatial dimensions; `stride` defaults to `kernel_size`."""
+    _check_dims(dims)
+    if kind not in ("max", "avg"):
+        raise ValueError(f"pooling kind must be 'max' or 'avg'; got {kind!r}")
+    return _POOL[kind, dims](kernel_size, stride=stride, padding=padding)
+
+
+def adaptive_pool_layer(dims: int, kind: str, output_size: int) -> nn.Module:
+    """Pooling to a fixed output size whatever the input size (e.g. global average pooling: size 1)."""
+    _check_dims(dims)
+    if kind not in ("max", "avg"):
+        raise ValueError(f"pooling kind must be 'max' or 'avg'; got {kind!r}")
+    return _ADAPTIVE_POOL[kind, dims](output_size)
+
+
+def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: Padding = 0) -> int:
+    """The length of one spatial axis after a conv or pool: floor((size + 2p - k) / s) + 1."""
+    if padding == "same":
+        return size
+    return (size + 2 * int(padding) - kernel_size) // stride + 1
+
+
+class ConvUnit(nn.Sequential):
+    """Convolution, then optional batch-norm (Ioffe & Szegedy 2015), then optional ReLU.
+
+    With batch-norm the conv has no bias: the norm's shift makes it redundant (torchvision's convention).
+    """
+
+    def __init__(
+        self, dims: int, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+        padding: Padding = 0, groups: int = 1, batch_norm: bool = False, relu: bool = True,
+    ) -> None:
+        layers = [conv_layer(dims, in_channels, out_channels, kernel_size, padding, stride, groups, not batch_norm)]
+        if batch_norm:
+            layers.append(_NORM[dims](out_channels))
+        if relu:
+            layers.append(nn.ReLU(inplace=True))
+        super().__init__(*layers)
+
+
+class BranchBank(nn.Module):
+    """Parallel branches over one input, their feature maps concatenated along channels.
+
+    The general form of Kim's filter bank (`ConvBank` + pooling): an Inception module (Szegedy et al.
+    2015) is a bank whose branches are small conv/pool stacks that keep the spatial size.
+    """
+
+    def __init__(self, branches: Sequence[nn.Module]) -> None:
+        super().__init__()
+        self.branches = nn.ModuleList(branches)
+
+    def forward(self, x: Tensor) -> Tensor:
+        # x: (B, C_in, H, W); each branch → (B, C_i, H', W') with the same H', W'
+        return torch.cat([branch(x) for branch in self.branches], dim=1)  # (B, sum C_i, H', W')
+
+
+class Residual(nn.Module):
+    """ReLU(body(x) + shortcut(x)) (He et al. 2016); `shortcut` None is the identity."""
+
+    def __init__(self, body: nn.Module, shortcut: nn.Module | None = None) -> None:
+        super().__init__()
+        self.body = body
+        self.shortcut = shortcut
+
+    def forward(self, x: Tensor) -> Tensor:
+        # x: (B, C_in, H, W)
+        identity = x if self.shortcut is None else self.shortcut(x)  # (B, C_out, H', W')
+        return torch.relu(self.body(x) + identity)  # (B, C_out, H', W')
 
 
 class ConvBank(nn.Module):

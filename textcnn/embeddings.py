@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from gensim.models import KeyedVectors, Word2Vec
 
+from .checkpoint import atomic_write
 from .errors import ConfigError, DataError, VectorsError
 
 log = logging.getLogger(__name__)
@@ -376,6 +377,6 @@ def train_word2vec(
 def save_vectors(vectors: KeyedVectors, path: str | os.PathLike) -> None:
     """Write vectors as word2vec text with a header, readable by `load_vectors` and other tools."""
     try:
-        vectors.save_word2vec_format(os.fspath(path), binary=False)
+        atomic_write(Path(path), lambda tmp: vectors.save_word2vec_format(os.fspath(tmp), binary=False))
     except OSError as err:
         raise VectorsError(f"cannot write word vectors to {path}: {err}") from err

@@ -25,3 +25,11 @@ class CheckpointError(TextCNNError):
 
 class NotFittedError(TextCNNError, _SklearnNotFittedError):
     """The estimator was used before `fit` or `load`."""
+
+
+class TrainingError(TextCNNError):
+    """Training cannot go on (e.g. the loss became non-finite); the last good resume state is kept."""
+
+
+class TrainingInterrupted(TrainingError):
+    """SIGINT/SIGTERM stopped training after the current step; the run can be resumed."""

@@ -219,7 +219,16 @@ def _read_csv(path: Path, content: str, text_column: str, label_column: str) -> 
     columns = list(reader.fieldnames or [])
     _column_index(path, columns, text_column, label_column, "--text-column")
     _column_index(path, columns, label_column, text_column, "--label-column")
-    return [(reader.line_num, row[text_column] or "", row[label_column]) for row in reader]
+    rows = []
+    for row in reader:
+        if None in row or None in row.values():  # DictReader's markers for extra and for missing fields
+            found = len(columns) + len(row.get(None, ())) - sum(v is None for v in row.values())
+            raise DataError(
+                f"{path} line {reader.line_num} has {found} comma-separated fields but the header has "
+                f"{len(columns)}; quote text that contains commas (\"like, this\") or fix the row"
+            )
+        rows.append((reader.line_num, row[text_column] or "", row[label_column]))
+    return rows
 
 
 def _read_jsonl(path: Path, content: str, text_column: str, label_column: str) -> list[Row]:

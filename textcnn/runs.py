@@ -6,7 +6,7 @@ import logging
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,17 +15,19 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
-from .checkpoint import METRICS, point_latest, prepare_run_dir, write_json
+from . import distributed
+from .checkpoint import METRICS, point_latest, prepare_run_dir, read_json, write_json
 from .classifier import TextCNNClassifier
 from .data import DATASETS, TextDataset, load_demo, load_files, load_named_dataset
-from .errors import DataError
+from .errors import CheckpointError, DataError, TrainingInterrupted
 from .plots import plot_confusion, plot_history
 from .protocol import Unit, mean_std, plan_units, resolve_cv, unit_splits
+from .resume import RESUME_DIR, has_train_state
 
 log = logging.getLogger(__name__)
 
 RUNS_ROOT = Path("runs")
-SUMMARY, CURVE = "summary.json", "training_curve.png"
+SUMMARY, CURVE, JOB = "summary.json", "training_curve.png", "job.json"
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class RunSummary:
 
     run_dir: Path
     metrics: dict[str, Any]
+    primary: bool = True  # False on DDP ranks other than 0, which write and print nothing
 
 
 def make_classifier(source: DataSource, tokenizer: str | None = None, **params: Any) -> TextCNNClassifier:
@@ -90,13 +93,18 @@ def default_run_dir(source: DataSource, variant: str) -> Path:
 
 def train_run(
     clf: TextCNNClassifier, source: DataSource, out: str | os.PathLike | None = None, force: bool = False,
-    *, n_seeds: int = 1, cv: int | None = None,
+    *, n_seeds: int = 1, cv: int | None = None, resume: bool = False,
 ) -> RunSummary:
     """Load the data, fit `clf` and save the best-dev model, metrics and training curve in a run directory.
 
     With `n_seeds` > 1 (seeds clf.seed, clf.seed+1, ...) or `cv` folds (the default for datasets
     without a test split: Kim's 10-fold CV), each unit gets a subdirectory and `summary.json` holds
     the test accuracy's mean ± std over units.
+
+    The job (data source, protocol, estimator parameters) is written to `job.json` first and each unit keeps
+    a `resume/` state after every epoch (removed once the unit finishes), so `resume_run(run_dir)` continues
+    a killed job: finished units are kept, an interrupted unit restarts at its last finished epoch.
+    Under torchrun only rank 0 writes.
     """
     if n_seeds < 1:
         raise DataError(f"--n-seeds must be at least 1; got {n_seeds}")
@@ -106,48 +114,89 @@ def train_run(
         log.info("cross-validating over the %s training split only", source.name)
     units = plan_units(range(clf.seed, clf.seed + n_seeds), cv)
     run_dir = Path(out) if out else default_run_dir(source, clf.variant)
-    created = not run_dir.exists()
-    prepare_run_dir(run_dir, force)  # fail before training, not after
+    created, primary = not run_dir.exists(), distributed.is_primary()
+    if primary and not resume:
+        prepare_run_dir(run_dir, force)  # fail before training, not after
+        write_json(run_dir / JOB, {"source": asdict(source), "n_seeds": n_seeds, "cv": cv, "params": _job_params(clf)})
     try:
         if len(units) == 1 and cv is None:
-            metrics, best_dir = _train_unit(clf, splits, run_dir, source.name), run_dir
+            metrics, best_dir = _train_unit(clf, splits, run_dir, source.name, resume), run_dir
         else:
-            metrics, best_dir = _train_units(clf, splits, units, cv, run_dir, source.name)
+            metrics, best_dir = _train_units(clf, splits, units, cv, run_dir, source.name, resume)
+    except TrainingInterrupted as err:
+        raise TrainingInterrupted(f"{err}; continue with: textcnn train --resume {run_dir}") from err
     finally:
-        if created and run_dir.is_dir() and not any(run_dir.iterdir()):
-            run_dir.rmdir()  # nothing finished: leave nothing behind
-    if run_dir.parent.resolve() == RUNS_ROOT.resolve():
+        if primary and created and run_dir.is_dir() and {p.name for p in run_dir.iterdir()} <= {JOB}:
+            shutil.rmtree(run_dir)  # nothing finished or resumable: leave nothing behind
+    if primary and run_dir.parent.resolve() == RUNS_ROOT.resolve():
         point_latest(best_dir, RUNS_ROOT)
-    return RunSummary(run_dir, metrics)
+    return RunSummary(run_dir, metrics, primary)
 
 
-def _train_unit(clf: TextCNNClassifier, splits: dict[str, TextDataset], unit_dir: Path, name: str) -> dict[str, Any]:
-    """Fit and score one unit, then write its model, metrics.json and training_curve.png."""
+def resume_run(run_dir: str | os.PathLike, progress: bool = False) -> RunSummary:
+    """Continue the job of `run_dir` (see `train_run`) with the data, protocol and parameters it was started with."""
+    run_dir = Path(run_dir)
+    job = read_json(run_dir / JOB)
     try:
-        metrics = {"dataset": name, **fit_and_score(clf, splits)}
-        clf.save(unit_dir, force=True)
-        write_json(unit_dir / METRICS, metrics)
-        plot_history(metrics["history"], unit_dir / CURVE, title=f"{name} {clf.variant}")
+        source, params = DataSource(**job["source"]), dict(job["params"], progress=progress)
+        clf = TextCNNClassifier(**params)
+    except (KeyError, TypeError) as err:
+        raise CheckpointError(f"{run_dir / JOB} is not a textcnn job description: {err}") from err
+    return train_run(clf, source, run_dir, n_seeds=job["n_seeds"], cv=job["cv"], resume=True)
+
+
+def _job_params(clf: TextCNNClassifier) -> dict[str, Any]:
+    """The estimator's parameters as JSON (vectors only as a path; progress is the caller's choice)."""
+    params = clf.get_params()
+    params.pop("progress")
+    params["vectors"] = params["vectors"] if isinstance(params["vectors"], str | os.PathLike | None) else None
+    return {k: os.fspath(v) if isinstance(v, os.PathLike) else list(v) if isinstance(v, tuple) else v
+            for k, v in params.items()}
+
+
+def _train_unit(
+    clf: TextCNNClassifier, splits: dict[str, TextDataset], unit_dir: Path, name: str, resume: bool = False,
+) -> dict[str, Any]:
+    """Fit and score one unit (resuming it when it has a resume state), then write its model, metrics and curve."""
+    resume_dir = unit_dir / RESUME_DIR
+    if resume and (unit_dir / METRICS).is_file():
+        raise CheckpointError(f"{unit_dir} is a finished run; there is nothing to resume")
+    resume = resume and has_train_state(resume_dir)
+    primary = distributed.is_primary()
+    if primary:
+        unit_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        metrics = {"dataset": name, **fit_and_score(clf, splits, checkpoint_dir=unit_dir, resume=resume)}
+        if primary:
+            clf.save(unit_dir, force=True)
+            write_json(unit_dir / METRICS, metrics)
+            plot_history(metrics["history"], unit_dir / CURVE, title=f"{name} {clf.variant}")
+            shutil.rmtree(resume_dir)  # finished: the run directory holds the best-dev model only
     except BaseException:
-        shutil.rmtree(unit_dir, ignore_errors=True)  # never a half-written run directory
+        if primary and not has_train_state(resume_dir):
+            shutil.rmtree(unit_dir, ignore_errors=True)  # never a half-written run directory
         raise
     return metrics
 
 
 def _train_units(
     clf: TextCNNClassifier, splits: dict[str, TextDataset], units: list[Unit], cv: int | None, run_dir: Path,
-    name: str,
+    name: str, resume: bool = False,
 ) -> tuple[dict[str, Any], Path]:
     """Train every unit in its own subdirectory; summarise test accuracy as mean ± std."""
     results = {}
     for i, unit in enumerate(units, 1):
+        if resume and (run_dir / unit.name / METRICS).is_file():
+            results[unit.name] = read_json(run_dir / unit.name / METRICS)  # finished before the interruption
+            continue
         log.info("unit %d/%d: %s", i, len(units), unit.name)
         unit_clf = clone(clf).set_params(seed=unit.seed)
         data = unit_splits(splits, unit, cv, clf.dev_fraction)
-        results[unit.name] = _train_unit(unit_clf, data, run_dir / unit.name, name)
+        results[unit.name] = _train_unit(unit_clf, data, run_dir / unit.name, name, resume)
     summary = summarize_units(results)
     summary.update(dataset=name, variant=clf.variant, protocol=f"{cv}-fold CV" if cv else "fixed split")
-    write_json(run_dir / SUMMARY, summary)
+    if distributed.is_primary():
+        write_json(run_dir / SUMMARY, summary)
     log.info("test accuracy over %d units: %.4f ± %.4f", len(units), summary["test_acc_mean"], summary["test_acc_std"])
     best = max(results, key=lambda u: results[u]["best_dev_acc"] or 0.0)
     return summary, run_dir / best
@@ -164,11 +213,14 @@ def summarize_units(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
-def fit_and_score(clf: TextCNNClassifier, splits: dict[str, TextDataset]) -> dict[str, Any]:
+def fit_and_score(
+    clf: TextCNNClassifier, splits: dict[str, TextDataset], checkpoint_dir: Path | None = None, resume: bool = False,
+) -> dict[str, Any]:
     train, dev, test = splits["train"], splits.get("dev"), splits.get("test")
     names = train.label_names
     start = time.perf_counter()
-    clf.fit(train.texts, _names(train), dev=(dev.texts, _names(dev)) if dev else None, label_names=names)
+    clf.fit(train.texts, _names(train), dev=(dev.texts, _names(dev)) if dev else None, label_names=names,
+            checkpoint_dir=checkpoint_dir, resume=resume)
     result = clf.fit_result_
     metrics: dict[str, Any] = {
         "variant": clf.variant,

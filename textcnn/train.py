@@ -7,12 +7,14 @@ which runs after every optimizer step.
 
 from __future__ import annotations
 
-import copy
 import logging
 import random
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -20,8 +22,10 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from . import distributed
 from .config import TrainConfig
-from .errors import TextCNNError
+from .errors import TextCNNError, TrainingError, TrainingInterrupted
+from .resume import TrainState, load_train_state, save_train_state
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +37,12 @@ class Batch:
     index: Tensor
     inputs: tuple[Tensor, ...]
     labels: Tensor | None = None
+    global_size: int | None = None  # under DDP: rows of the whole batch this rank holds a slice of
 
     def to(self, device: torch.device) -> Batch:
         move = lambda t: t.to(device, non_blocking=True)  # noqa: E731
         labels = None if self.labels is None else move(self.labels)
-        return Batch(self.index, tuple(move(t) for t in self.inputs), labels)
+        return Batch(self.index, tuple(move(t) for t in self.inputs), labels, self.global_size)
 
 
 class Batches(Protocol):
@@ -89,10 +94,12 @@ def seed_everything(seed: int, deterministic: bool = False) -> torch.Generator:
 
 
 def make_optimizer(module: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """Adadelta (Kim 2014 §3.1) or Adam over the trainable parameters only."""
+    """Adadelta (Kim 2014 §3.1), Adam or SGD with momentum over the trainable parameters only."""
     params = [p for p in module.parameters() if p.requires_grad]
     if config.optimizer == "adadelta":
         return torch.optim.Adadelta(params, lr=config.learning_rate, rho=config.rho, eps=config.eps)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.learning_rate, momentum=config.momentum)
     return torch.optim.Adam(params, lr=config.learning_rate)
 
 
@@ -102,34 +109,78 @@ def _apply_constraints(module: nn.Module) -> None:
         constrain()
 
 
+class _StopOnSignal:
+    """SIGINT/SIGTERM set a flag: training finishes the current step, then stops. A second SIGINT stops at once."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled, self.signal, self._previous = enabled, None, {}
+
+    def __enter__(self) -> _StopOnSignal:
+        if self.enabled and threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.signal is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signal = signal.Signals(signum).name
+
+    def requested(self) -> bool:
+        """Whether any rank was signalled (under DDP a tiny CPU all-reduce, so all ranks stop at the same step)."""
+        if not distributed.is_initialized():
+            return self.signal is not None
+        return bool(distributed.all_max(torch.tensor(int(self.signal is not None))).item())
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
 def _train_epoch(
-    module: nn.Module, batches: Batches, optimizer: torch.optim.Optimizer, config: TrainConfig,
-    device: torch.device, generator: torch.Generator, bar: tqdm | None,
-) -> tuple[float, float]:
-    """One pass over the batches; returns (mean loss, accuracy). Sums stay on device: no per-step sync."""
-    module.train()
+    net: nn.Module, module: nn.Module, batches: Batches, optimizer: torch.optim.Optimizer, config: TrainConfig,
+    device: torch.device, generator: torch.Generator, bar: tqdm | None, stop: _StopOnSignal,
+) -> tuple[float, float, int, int, bool]:
+    """One pass; returns (mean loss, accuracy, steps taken, first non-finite step or -1, stopped by a signal).
+
+    Sums and the non-finite flag stay on device, read once at the end: no per-step host sync.
+    `net` is `module` itself, or its DistributedDataParallel wrapper.
+    """
+    net.train()
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
-    seen = 0
+    first_bad = torch.full((), -1, device=device, dtype=torch.long)  # index of the first non-finite loss
+    seen, steps, stopped = 0, 0, False
     for step, batch in enumerate(batches.epoch(generator)):
         if config.dry_run and step >= config.dry_run_batches:
             break
         batch = batch.to(device)
-        logits = module(*batch.inputs)  # (B, K)
-        loss = nn.functional.cross_entropy(logits, batch.labels)
+        logits = net(*batch.inputs)  # (B, K)
+        if batch.global_size is None:
+            loss = nn.functional.cross_entropy(logits, batch.labels)
+            example_loss_sum = loss.detach() * len(batch.index)
+        else:  # a rank's slice: scaled so DDP's mean over ranks is the mean over the whole batch
+            summed = nn.functional.cross_entropy(logits, batch.labels, reduction="sum")
+            loss, example_loss_sum = summed * distributed.world()[1] / batch.global_size, summed.detach()
+        first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss.detach()), step, first_bad)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         _apply_constraints(module)
-        loss_sum += loss.detach() * len(batch.index)
+        loss_sum += example_loss_sum
         correct += (logits.argmax(dim=1) == batch.labels).sum()
         seen += len(batch.index)
+        steps += 1
         if bar is not None:
             bar.update(1)
-    loss_value = loss_sum.item() / max(seen, 1)
-    if not np.isfinite(loss_value):
-        raise TextCNNError("training loss became non-finite; try a smaller learning rate")
-    return loss_value, correct.item() / max(seen, 1)
+        if stop.enabled and stop.requested():
+            stopped = True
+            break
+    loss_sum, correct, seen_total = distributed.all_sum(loss_sum, correct, torch.tensor(seen, device=device))
+    never = torch.iinfo(torch.long).max
+    bad = distributed.all_min(torch.where(first_bad < 0, never, first_bad)).item()
+    seen = max(int(seen_total.item()), 1)
+    return loss_sum.item() / seen, correct.item() / seen, steps, -1 if bad == never else bad, stopped
 
 
 @torch.inference_mode()
@@ -158,34 +209,101 @@ def fit_model(
     config: TrainConfig,
     dev: tuple[Batches, Tensor] | None = None,
     progress: bool = False,
+    resume_dir: str | Path | None = None,
+    resume: bool = False,
 ) -> FitResult:
-    """Train `module` in place; with a dev set, keep the weights of the best dev epoch (Kim's protocol)."""
+    """Train `module` in place; with a dev set, keep the weights of the best dev epoch (Kim's protocol).
+
+    resume_dir: after every epoch the state (last and best weights, optimizer, RNG, early stopping) is
+        saved there (see `textcnn.resume`), and SIGINT/SIGTERM stop training after the current step with
+        `TrainingInterrupted`. With `resume`, training continues from that state at the next epoch boundary.
+    Under torchrun the module is wrapped in DistributedDataParallel and each rank trains on its row slice of
+    every global batch (`distributed.RankSlice`); only rank 0 logs, shows progress and writes the state.
+    """
     device = resolve_device(config.device)
+    rank, world_size = distributed.world()
+    if world_size > 1 and device.type == "cuda":
+        device = torch.device("cuda", torch.cuda.current_device())
     generator = seed_everything(config.seed, config.deterministic)
     module.to(device)
     optimizer = make_optimizer(module, config)
-    result, best_state, stale = FitResult(), None, 0
+    state, best_state = TrainState(), None
+    resume_dir = None if resume_dir is None else Path(resume_dir)
+    if resume:
+        state, best_state = load_train_state(resume_dir, module, optimizer, generator)
+        _log(rank, "resuming after epoch %d from %s", state.epoch, resume_dir)
+    elif resume_dir is not None and rank == 0:
+        save_train_state(resume_dir, module, optimizer, generator, state, None)  # a stop in epoch 1 can resume
+    net, shard = module, train
+    if world_size > 1:
+        net = nn.parallel.DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
+        shard = distributed.RankSlice(train, rank, world_size)
     epochs = 1 if config.dry_run else config.epochs
     n_steps = min(len(train), config.dry_run_batches) if config.dry_run else len(train)
-    with tqdm(total=epochs * n_steps, disable=not progress, unit="batch", leave=False) as bar:
-        for epoch in range(1, epochs + 1):
+    with _StopOnSignal(resume_dir is not None) as stop, tqdm(
+        total=epochs * n_steps, initial=state.epoch * n_steps, disable=not progress or rank != 0, unit="batch",
+        leave=False,
+    ) as bar:
+        for epoch in range(state.epoch + 1, epochs + 1):
             start = time.perf_counter()
-            loss, train_acc = _train_epoch(module, train, optimizer, config, device, generator, bar)
-            dev_acc = accuracy(module, dev[0], dev[1], device) if dev is not None else None
+            loss, train_acc, steps, bad, stopped = _train_epoch(net, module, shard, optimizer, config, device,
+                                                                generator, bar, stop)
+            if bad >= 0:
+                raise TrainingError(
+                    f"training loss became non-finite at step {(epoch - 1) * n_steps + bad + 1} (epoch {epoch}, "
+                    f"batch {bad + 1} of {n_steps}); " + _kept(resume_dir, epoch) + "try a smaller learning rate"
+                )
+            if stopped:
+                raise TrainingInterrupted(
+                    f"training stopped by {stop.signal or 'a signal to another rank'} after step {steps} of "
+                    f"epoch {epoch}; " + _kept(resume_dir, epoch).rstrip("; ")
+                )
+            dev_acc = _dev_accuracy(module, dev, device) if dev is not None else None
             record = EpochRecord(epoch, loss, train_acc, dev_acc, time.perf_counter() - start)
-            result.history.append(record)
-            log.info(_format_record(record, epochs))
-            if dev_acc is not None and (result.best_dev_acc is None or dev_acc > result.best_dev_acc):
-                result.best_epoch, result.best_dev_acc, stale = epoch, dev_acc, 0
-                best_state = copy.deepcopy(module.state_dict())
+            state.history.append(vars(record))
+            _log(rank, _format_record(record, epochs))
+            if dev_acc is not None and (state.best_dev_acc is None or dev_acc > state.best_dev_acc):
+                state.best_epoch, state.best_dev_acc, state.stale = epoch, dev_acc, 0
+                best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
             else:
-                stale += 1
-            if config.patience is not None and stale >= config.patience:
-                log.info("no dev improvement for %d epochs: stopping early", stale)
+                state.stale += 1
+            state.epoch = epoch
+            if resume_dir is not None and rank == 0:
+                save_train_state(resume_dir, module, optimizer, generator, state, best_state)
+            if config.patience is not None and state.stale >= config.patience:
+                _log(rank, "no dev improvement for %d epochs: stopping early", state.stale)
                 break
     if best_state is not None:
         module.load_state_dict(best_state)
-    return result
+    history = [EpochRecord(**r) for r in state.history]
+    return FitResult(history, state.best_epoch, state.best_dev_acc)
+
+
+def _kept(resume_dir: Path | None, epoch: int) -> str:
+    if resume_dir is None:
+        return ""
+    return f"the state after epoch {epoch - 1} is kept in {resume_dir}; "
+
+
+def _log(rank: int, message: str, *args: object) -> None:
+    if rank == 0:
+        log.info(message, *args)
+
+
+@torch.inference_mode()
+def _dev_accuracy(module: nn.Module, dev: tuple[Batches, Tensor], device: torch.device) -> float:
+    """Dev accuracy; under DDP each rank scores whole batches round-robin and the counts are summed."""
+    batches, labels = dev
+    rank, world_size = distributed.world()
+    if world_size == 1:
+        return accuracy(module, batches, labels, device)
+    module.eval()
+    correct = torch.zeros((), dtype=torch.long)
+    for batch in distributed.RankBatches(batches, rank, world_size).epoch(None):
+        logits = module(*batch.to(device).inputs)  # (B, K)
+        correct += (logits.argmax(dim=1).cpu() == labels[batch.index]).sum()
+    [correct] = distributed.all_sum(correct)
+    return correct.item() / max(len(labels), 1)
 
 
 def _format_record(r: EpochRecord, epochs: int) -> str:

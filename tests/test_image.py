@@ -1,0 +1,143 @@
+"""Image builders: published parameter counts, the shapes the course material prints, block behaviour.
+
+Big models are built on the meta device, so counting VGG-16's 138M parameters allocates nothing.
+torchvision cannot be installed beside this torch, so every expected count is hard-coded with its source.
+"""
+
+import pytest
+import torch
+
+from textcnn.core import BranchBank, ConvUnit, Residual
+from textcnn.errors import ConfigError
+from textcnn.image import (
+    Conv,
+    ImageCNN,
+    ImageCNNConfig,
+    Inception,
+    Pool,
+    alexnet,
+    alexnet_v2,
+    build_model,
+    cifar_net,
+    count_parameters,
+    digits_cnn,
+    inception_module,
+    lenet5,
+    mnist_cnn,
+    resnet18,
+    resnet50,
+    resnet_block,
+    vgg11,
+    vgg16,
+)
+
+
+def _meta_count(builder, **kwargs) -> int:
+    with torch.device("meta"):
+        return count_parameters(builder(**kwargs))
+
+
+@pytest.mark.parametrize("builder,kwargs,expected", [
+    (mnist_cnn, {}, 62_346),  # course material: 832 + 51,264 + 10,250
+    (cifar_net, {}, 62_006),  # PyTorch CIFAR-10 tutorial net on 32×32×3
+    (lenet5, {}, 61_706),  # the same layout on 32×32×1: 156 + 2,416 + 48,120 + 10,164 + 850
+    (alexnet, {}, 62_378_344),  # Krizhevsky et al. 2012 at 227×227, GPU halves merged
+    (alexnet, {"groups": 2}, 60_965_224),  # the same with conv2/4/5 split in two groups, as on two GPUs
+    (alexnet, {"in_shape": (3, 224, 224)}, 50_844_008),  # 224×224 without adaptive pooling: last map 5×5
+    (alexnet_v2, {}, 61_100_840),  # torchvision alexnet (single-GPU "one weird trick" layout)
+    (vgg16, {}, 138_357_544),  # Simonyan & Zisserman 2015 / torchvision vgg16
+    (vgg11, {}, 132_863_336),  # torchvision vgg11
+    (resnet50, {}, 25_557_032),  # He et al. 2016 / torchvision resnet50
+    (resnet18, {}, 11_689_512),  # torchvision resnet18
+])
+def test_parameter_counts_match_published(builder, kwargs, expected):
+    assert _meta_count(builder, **kwargs) == expected
+
+
+def test_mnist_cnn_layer_counts():
+    model = mnist_cnn()
+    counts = [count_parameters(m) for m in (model.features[0], model.features[2], model.head)]
+    assert counts == [832, 51_264, 10_250]
+    assert model.out_shape == (64, 4, 4)
+
+
+def test_digits_model_has_the_material_shapes():
+    model = digits_cnn()
+    x = torch.randn(3, 1, 8, 8)
+    shapes = []
+    for layer in model.features[:3]:
+        x = layer(x)
+        shapes.append(tuple(x.shape[1:]))
+    assert shapes == [(10, 8, 8), (5, 4, 4), (5, 2, 2)]  # 8×8×10 → 4×4×5 → 2×2×5, as the material prints
+    assert isinstance(model.features[1][1], torch.nn.BatchNorm2d)
+    assert model(torch.randn(3, 1, 8, 8)).shape == (3, 10)
+
+
+def test_vgg16_with_batch_norm_adds_two_params_per_map():
+    maps = 2 * 64 + 2 * 128 + 3 * 256 + 6 * 512  # VGG-16's 13 conv layers
+    conv_biases_dropped = maps  # a conv followed by batch-norm has no bias
+    assert _meta_count(vgg16, batch_norm=True) == 138_357_544 + 2 * maps - conv_biases_dropped
+
+
+def test_inception_1x1_bottleneck_saves_parameters():
+    # GoogLeNet §5: 5×5 convs from 192 maps to 32, directly vs through 16 1×1 maps (weights only)
+    direct = ConvUnit(2, 192, 32, 5)[0].weight.numel()
+    reduced = ConvUnit(2, 192, 16, 1)[0].weight.numel() + ConvUnit(2, 16, 32, 5)[0].weight.numel()
+    assert (direct, reduced) == (153_600, 15_872)  # 192·25·32 vs 192·16 + 16·25·32: about 10× fewer
+
+
+def test_inception_module_concatenates_branches_and_keeps_size():
+    module = inception_module(192, Inception(64, 96, 128, 16, 32, 32))  # GoogLeNet inception (3a)
+    out = module(torch.randn(2, 192, 28, 28))
+    assert out.shape == (2, 256, 28, 28)
+    assert isinstance(module, BranchBank) and len(module.branches) == 4
+
+
+def test_branch_bank_concatenates_in_branch_order():
+    bank = BranchBank([torch.nn.Identity(), torch.nn.Sequential()])
+    x = torch.randn(1, 2, 3, 3)
+    assert torch.equal(bank(x), torch.cat([x, x], dim=1))
+
+
+def test_residual_identity_adds_input_before_relu():
+    block = Residual(torch.nn.Identity())
+    x = torch.tensor([[[[-1.0, 2.0]]]])
+    assert torch.equal(block(x), torch.relu(2 * x))
+
+
+@pytest.mark.parametrize("kind,stride,out_channels", [("basic", 1, 64), ("basic", 2, 128), ("bottleneck", 2, 256)])
+def test_resnet_block_shapes_and_projection(kind, stride, out_channels):
+    planes = 64 if stride == 1 and kind == "basic" else out_channels // (4 if kind == "bottleneck" else 1)
+    block = resnet_block(kind, 64, planes, stride)
+    assert block(torch.randn(2, 64, 8, 8)).shape == (2, out_channels, 8 // stride, 8 // stride)
+    assert (block.shortcut is None) == (stride == 1 and out_channels == 64)
+
+
+def test_resnet_block_rejects_unknown_kind():
+    with pytest.raises(ConfigError, match="'basic' or 'bottleneck'"):
+        resnet_block("wide", 64, 64)
+
+
+def test_model_too_small_input_is_refused_with_a_hint():
+    with pytest.raises(ConfigError, match="cannot take 8×8 images.*digits-cnn"):
+        ImageCNN((Conv(8, 5), Pool("max", 2), Conv(8, 5)), (1, 8, 8), 10, name="tiny")
+
+
+def test_28x28_model_on_8x8_names_the_right_model():
+    with pytest.raises(ConfigError, match="mnist-cnn.*28×28.*--model digits-cnn"):
+        ImageCNNConfig(model="mnist-cnn", in_channels=1, image_size=8)
+
+
+def test_unknown_model_lists_choices():
+    with pytest.raises(ConfigError, match="digits-cnn.*mnist-cnn"):
+        ImageCNNConfig(model="inception-v9")
+
+
+def test_build_model_uses_config_channels_and_classes():
+    model = build_model(ImageCNNConfig(model="cifar-net", in_channels=3, image_size=32), n_classes=4)
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 4)
+
+
+def test_same_padding_with_stride_is_refused():
+    with pytest.raises(ValueError, match="stride 1"):
+        ImageCNN((Conv(4, 3, stride=2, padding="same"),), (1, 8, 8), 2)

@@ -1,0 +1,100 @@
+"""ImageCNNClassifier: learns digits, scikit-learn contract, batch-norm at predict time, run directories, CLI."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from textcnn.cli import main
+from textcnn.errors import CheckpointError, DataError, NotFittedError
+from textcnn.image_classifier import ImageCNNClassifier
+from textcnn.image_data import load_digits_splits
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits_splits()
+
+
+@pytest.fixture(scope="module")
+def fitted(digits):
+    train = digits["train"]
+    return ImageCNNClassifier(epochs=8, lr=3e-3, batch_size=32, device="cpu").fit(train.images, train.labels)
+
+
+def test_digits_model_learns_well_above_chance(fitted, digits):
+    test = digits["test"]
+    assert fitted.score(test.images[:200], test.labels[:200]) > 0.75  # chance is 0.10
+
+
+def test_probabilities_sum_to_one_and_predict_is_argmax(fitted, digits):
+    images = digits["test"].images[:20]
+    probs = fitted.predict_proba(images)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)
+    assert np.array_equal(fitted.predict(images), fitted.classes_[probs.argmax(axis=1)])
+
+
+def test_one_image_alone_gets_the_same_prediction_as_in_a_batch(fitted, digits):
+    # the material warns batch-norm in training mode cannot predict a single sample: we predict in eval mode
+    images = digits["test"].images[:64]
+    batch = fitted.predict_proba(images)
+    for i in (0, 17, 63):
+        alone = fitted.predict_proba(images[i:i + 1])
+        np.testing.assert_allclose(alone[0], batch[i], atol=1e-5)
+        assert alone.argmax() == batch[i].argmax()
+
+
+def test_save_load_gives_identical_predictions(fitted, digits, tmp_path):
+    run = fitted.save(tmp_path / "run")
+    assert sorted(p.name for p in run.iterdir()) == ["config.json", "labels.json", "model.safetensors"]
+    assert json.loads((run / "config.json").read_text())["task"] == "image"
+    loaded = ImageCNNClassifier.load(run, device="cpu")
+    images = digits["test"].images[:50]
+    np.testing.assert_array_equal(loaded.predict_proba(images), fitted.predict_proba(images))
+
+
+def test_wrong_image_shape_is_refused(fitted):
+    with pytest.raises(DataError, match=r"this model takes \(1, 8, 8\)"):
+        fitted.predict_proba(np.zeros((2, 1, 28, 28)))
+
+
+def test_unfitted_predict_raises():
+    with pytest.raises(NotFittedError, match="not fitted"):
+        ImageCNNClassifier().predict(np.zeros((1, 8, 8)))
+
+
+def test_text_run_is_not_loaded_as_image(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"format_version": 1, "model": {}}))
+    with pytest.raises(CheckpointError, match="holds a text model"):
+        ImageCNNClassifier.load(tmp_path)
+
+
+def test_sgd_with_momentum_trains(digits):
+    train = digits["train"]
+    clf = ImageCNNClassifier(optimizer="sgd", lr=0.05, epochs=2, batch_size=64, device="cpu")
+    clf.fit(train.images[:400], train.labels[:400])
+    assert clf.fit_result_.history[-1].loss < clf.fit_result_.history[0].loss
+
+
+def test_cli_train_image_then_predict_image(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(main, ["train-image", "--dataset", "digits", "--epochs", "2", "--batch-size", "64",
+                                  "--device", "cpu", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert "saved" in result.output and "test_acc" in result.output
+    digit = load_digits_splits()["test"]
+    path = tmp_path / "digit.png"
+    Image.fromarray((digit.images[0, 0] * 255).round().astype(np.uint8)).save(path)
+    result = runner.invoke(main, ["predict-image", str(path), "--model", str(tmp_path / "run"), "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    assert record["file"] == str(path) and record["label"] in [str(d) for d in range(10)]
+    assert abs(sum(record["probabilities"].values()) - 1.0) < 1e-5
+
+
+def test_cli_refuses_28x28_model_on_digits_without_traceback(tmp_path):
+    result = CliRunner().invoke(main, ["train-image", "--model", "mnist-cnn", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "use --model digits-cnn" in result.output and "Traceback" not in result.output

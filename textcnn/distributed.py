@@ -1,0 +1,127 @@
+"""PyTorch DDP under `torchrun`: process group, rank checks, and the per-rank slice of each global batch.
+
+Nothing here is home-made communication: `torchrun` sets RANK/WORLD_SIZE/LOCAL_RANK, `init_process_group`
+picks gloo for CPU tensors and NCCL for CUDA tensors, and `DistributedDataParallel` averages gradients.
+Without torchrun (WORLD_SIZE unset or 1) every function here is a no-op and the single-process path is unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import torch
+import torch.distributed as dist
+from torch import Tensor
+
+from .errors import TextCNNError
+
+if TYPE_CHECKING:
+    from .train import Batch, Batches
+
+
+def world() -> tuple[int, int]:
+    """(rank, world size); under torchrun the first call initialises the process group."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return 0, 1
+    if not dist.is_initialized():
+        # "cpu:gloo,cuda:nccl": each tensor's device picks its backend, so --device cpu works on a GPU host
+        backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group(backend)
+    return dist.get_rank(), dist.get_world_size()
+
+
+def is_primary() -> bool:
+    """True on rank 0 (and always without torchrun): the one process that logs and writes files."""
+    return world()[0] == 0
+
+
+def shutdown() -> None:
+    """Destroy the process group if one was initialised."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def all_sum(*values: Tensor) -> list[Tensor]:
+    """Sum each tensor over ranks (identity in one process); one collective for all of them."""
+    if not dist.is_initialized():
+        return list(values)
+    flat = torch.stack([v.double() for v in values])
+    dist.all_reduce(flat)
+    return [flat[i].to(v.dtype) for i, v in enumerate(values)]
+
+
+def is_initialized() -> bool:
+    """True when a process group is running (launched by torchrun)."""
+    return dist.is_available() and dist.is_initialized()
+
+
+def all_max(value: Tensor) -> Tensor:
+    """The maximum of a tensor over ranks (identity in one process)."""
+    if dist.is_initialized():
+        value = value.clone()
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return value
+
+
+def all_min(value: Tensor) -> Tensor:
+    """The minimum of a tensor over ranks (identity in one process)."""
+    if dist.is_initialized():
+        value = value.clone()
+        dist.all_reduce(value, op=dist.ReduceOp.MIN)
+    return value
+
+
+def check_same_on_every_rank(what: str, text: str) -> None:
+    """Raise when `text` (e.g. the vocabulary) differs between ranks: DDP needs identical inputs everywhere."""
+    if not dist.is_initialized():
+        return
+    digest = torch.tensor(list(hashlib.sha256(text.encode()).digest()[:8]), dtype=torch.long)
+    reference = digest.clone()
+    dist.broadcast(reference, src=0)
+    if not torch.equal(reference, digest):
+        raise TextCNNError(f"the {what} on rank {dist.get_rank()} differs from rank 0's; every rank must read "
+                           "the same data with the same seed")
+
+
+class RankSlice:
+    """Each global batch of `batches`, cut into world-size row slices: rank r trains on rows r, r+W, r+2W, ...
+
+    Every rank walks the same shuffled (and length-bucketed) global batch list, seeded alike, so each rank
+    sees a disjoint shard of every epoch and all ranks take the same number of steps. A final global
+    batch with fewer rows than ranks is dropped (at most W-1 examples per epoch).
+    """
+
+    def __init__(self, batches: Batches, rank: int, world_size: int) -> None:
+        self.batches, self.rank, self.world_size = batches, rank, world_size
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def epoch(self, generator: torch.Generator | None) -> Iterator[Batch]:
+        from .train import Batch  # train imports this module
+
+        for batch in self.batches.epoch(generator):
+            if len(batch.index) < self.world_size:
+                continue
+            rows = slice(self.rank, None, self.world_size)
+            labels = None if batch.labels is None else batch.labels[rows]
+            yield Batch(batch.index[rows], tuple(x[rows] for x in batch.inputs), labels, len(batch.index))
+
+
+class RankBatches:
+    """Whole batches dealt round-robin to ranks (for evaluation: every example scored exactly once)."""
+
+    def __init__(self, batches: Batches, rank: int, world_size: int) -> None:
+        self.batches, self.rank, self.world_size = batches, rank, world_size
+
+    def __len__(self) -> int:
+        return len(range(self.rank, len(self.batches), self.world_size))
+
+    def epoch(self, generator: torch.Generator | None) -> Iterator[Batch]:
+        return itertools.islice(self.batches.epoch(generator), self.rank, None, self.world_size)

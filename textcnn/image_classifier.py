@@ -1,0 +1,255 @@
+"""ImageCNNClassifier: the image sibling of TextCNNClassifier, a scikit-learn estimator over image arrays.
+
+Same trainer (`fit_model`), same run-directory format (`model.safetensors` + `config.json` with
+`"task": "image"` + `labels.json` + `metrics.json`), read and written with `checkpoint.py`'s functions.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from . import __version__
+from .checkpoint import (
+    CONFIG,
+    FORMAT_VERSION,
+    LABELS,
+    METRICS,
+    load_weights,
+    load_weights_into,
+    point_latest,
+    prepare_run_dir,
+    read_json,
+    save_weights,
+    write_json,
+)
+from .config import TrainConfig, config_from_dict, config_to_dict
+from .errors import CheckpointError, ConfigError, DataError, NotFittedError
+from .image import ImageCNN, ImageCNNConfig, build_model
+from .image_data import (
+    ImageBatches,
+    ImageDataset,
+    load_idx_folder,
+    load_image_dataset,
+    load_png_folder,
+    read_image,
+    split_off_dev,
+)
+from .train import FitResult, fit_model, predict_logits, resolve_device
+
+log = logging.getLogger(__name__)
+
+TASK = "image"
+PREDICT_BATCH_SIZE = 512
+IMAGE_RUNS_ROOT = Path("runs") / "image"  # runs/image/latest points at the newest image run
+
+
+class ImageCNNClassifier(ClassifierMixin, BaseEstimator):
+    """An image CNN from `textcnn.image.MODELS` with the scikit-learn API: fit, predict, predict_proba, score.
+
+    `X` is a float array (N, C, H, W) or (N, H, W) with pixels in [0, 1]; H must equal W.
+    """
+
+    def __init__(
+        self, *, model: str = "digits-cnn", optimizer: str = "adam", lr: float | None = None, momentum: float = 0.9,
+        batch_size: int = 16, epochs: int = 60, patience: int | None = None, dev_fraction: float = 0.1,
+        augment: bool = False, seed: int = 0, device: str = "auto", deterministic: bool = False,
+        dry_run: bool = False, progress: bool = False,
+    ) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.lr = lr
+        self.momentum = momentum
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.patience = patience
+        self.dev_fraction = dev_fraction
+        self.augment = augment
+        self.seed = seed
+        self.device = device
+        self.deterministic = deterministic
+        self.dry_run = dry_run
+        self.progress = progress
+
+    def model_config(self, images: np.ndarray) -> ImageCNNConfig:
+        """The architecture for images shaped like `images` (N, C, H, W)."""
+        return ImageCNNConfig(model=self.model, in_channels=images.shape[1], image_size=images.shape[2])
+
+    def train_config(self) -> TrainConfig:
+        """Optimisation settings (the text trainer's own config)."""
+        return TrainConfig(
+            optimizer=self.optimizer, lr=self.lr, momentum=self.momentum, batch_size=self.batch_size,
+            epochs=self.epochs, patience=self.patience, dev_fraction=self.dev_fraction, seed=self.seed,
+            device=self.device, deterministic=self.deterministic, dry_run=self.dry_run,
+        )
+
+    # ---- training ----
+    def fit(self, X: Any, y: Sequence[Any], *, dev: tuple[Any, Sequence[Any]] | None = None,
+            label_names: Sequence[Any] | None = None) -> ImageCNNClassifier:
+        """Train on images `X` with labels `y`; `dev` for early stopping (else `dev_fraction` of train is held out)."""
+        images, train_cfg = _check_images(X), self.train_config()
+        self.classes_ = np.asarray(label_names if label_names is not None else np.unique(np.asarray(y)))
+        if len(self.classes_) < 2:
+            raise DataError(f"training needs at least two classes; got {list(self.classes_)}")
+        self.config_ = self.model_config(images)
+        train = ImageDataset(images, self._encode_labels(y, len(images)), [str(c) for c in self.classes_])
+        if dev is None:
+            train, dev_set = split_off_dev(train, train_cfg.dev_fraction, train_cfg.seed)
+        else:
+            dev_images = _check_images(dev[0])
+            dev_set = ImageDataset(dev_images, self._encode_labels(dev[1], len(dev_images)), train.label_names)
+        torch.manual_seed(train_cfg.seed)  # the same initial weights for the same seed
+        self.module_: ImageCNN = build_model(self.config_, len(self.classes_))
+        batches = ImageBatches(train.images, train.labels, train_cfg.batch_size, shuffle=True, augment=self.augment)
+        dev_batches = ImageBatches(dev_set.images, None, PREDICT_BATCH_SIZE), torch.from_numpy(dev_set.labels)
+        self.fit_result_: FitResult = fit_model(self.module_, batches, train_cfg, dev=dev_batches,
+                                                progress=self.progress)
+        self.device_ = next(self.module_.parameters()).device
+        return self
+
+    def _encode_labels(self, y: Sequence[Any], n: int) -> np.ndarray:
+        y = list(y)
+        if len(y) != n:
+            raise DataError(f"got {n} images but {len(y)} labels")
+        index = {str(c): i for i, c in enumerate(self.classes_)}
+        unknown = sorted({str(v) for v in y} - set(index))
+        if unknown:
+            raise DataError(f"labels {unknown[:5]} are not among the classes {list(index)}")
+        return np.array([index[str(v)] for v in y], dtype=np.int64)
+
+    # ---- prediction ----
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, shape (n_images, n_classes); rows sum to 1. Batch-norm uses its running stats."""
+        self._check_fitted()
+        images = _check_images(X)
+        expected = (self.config_.in_channels, self.config_.image_size, self.config_.image_size)
+        if images.shape[1:] != expected:
+            raise DataError(f"images have shape {images.shape[1:]} (C, H, W); this model takes {expected}")
+        logits = predict_logits(self.module_, ImageBatches(images, None, PREDICT_BATCH_SIZE), self.device_)
+        return torch.softmax(logits, dim=1).numpy().astype(np.float64)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable class of each image."""
+        probs = self.predict_proba(X)
+        return self.classes_[probs.argmax(axis=1)]
+
+    def predict_files(self, paths: Sequence[str | os.PathLike], top_k: int | None = None) -> list[dict[str, Any]]:
+        """One record per image file: file, label, probability and the `top_k` most probable classes."""
+        self._check_fitted()
+        mode = "L" if self.config_.in_channels == 1 else "RGB"
+        probs = self.predict_proba(np.stack([read_image(p, mode) for p in paths]) if paths else np.empty((0,)))
+        k = len(self.classes_) if top_k is None else max(1, min(top_k, len(self.classes_)))
+        records = []
+        for path, row in zip(paths, probs):
+            order = np.argsort(-row)[:k]
+            records.append({"file": str(path), "label": str(self.classes_[order[0]]),
+                            "probability": float(row[order[0]]),
+                            "probabilities": {str(self.classes_[i]): float(row[i]) for i in order}})
+        return records
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "module_"):
+            raise NotFittedError(
+                "this ImageCNNClassifier is not fitted yet; call fit(...) or ImageCNNClassifier.load(dir)"
+            )
+
+    # ---- persistence ----
+    def save(self, path: str | os.PathLike, force: bool = False) -> Path:
+        """Write a run directory: safetensors weights, config.json (task "image"), labels.json."""
+        self._check_fitted()
+        run_dir = prepare_run_dir(path, force)
+        save_weights(run_dir, self.module_)
+        write_json(run_dir / CONFIG, {
+            "format_version": FORMAT_VERSION, "textcnn_version": __version__, "task": TASK,
+            "model": config_to_dict(self.config_), "train": config_to_dict(self.train_config()),
+        })
+        write_json(run_dir / LABELS, [c.item() if hasattr(c, "item") else c for c in self.classes_])
+        return run_dir
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str = "auto") -> ImageCNNClassifier:
+        """Rebuild a classifier from a run directory written by `save` (nothing is unpickled)."""
+        run_dir = Path(path)
+        if not run_dir.is_dir():
+            raise CheckpointError(f"model directory {run_dir} not found; train one with `textcnn train-image`")
+        config = read_json(run_dir / CONFIG)
+        if not isinstance(config, dict) or config.get("format_version") != FORMAT_VERSION:
+            raise CheckpointError(f"{run_dir / CONFIG} is not a textcnn run of format version {FORMAT_VERSION}")
+        if config.get("task") != TASK:
+            raise CheckpointError(f"{run_dir} holds a text model; use `textcnn predict`, or pass an image run")
+        try:
+            model_cfg = config_from_dict(ImageCNNConfig, config["model"])
+            t = config_from_dict(TrainConfig, config["train"])
+        except (KeyError, TypeError, ConfigError) as err:
+            raise CheckpointError(f"{run_dir / CONFIG} is not a valid image config: {err}") from err
+        labels = read_json(run_dir / LABELS)
+        if not isinstance(labels, list) or len(labels) < 2:
+            raise CheckpointError(f"{run_dir / LABELS} must list at least two label names")
+        clf = cls(model=model_cfg.model, optimizer=t.optimizer, lr=t.lr, momentum=t.momentum,
+                  batch_size=t.batch_size, epochs=t.epochs, patience=t.patience, dev_fraction=t.dev_fraction,
+                  seed=t.seed, device=device, deterministic=t.deterministic)
+        clf.config_, clf.classes_ = model_cfg, np.asarray(labels)
+        module = build_model(model_cfg, len(labels))
+        load_weights_into(module, load_weights(run_dir), str(run_dir))
+        clf.device_ = resolve_device(device)
+        clf.module_ = module.to(clf.device_).eval()
+        return clf
+
+
+def _check_images(X: Any) -> np.ndarray:
+    """Images as float32 (N, C, H, W); (N, H, W) gains a channel axis."""
+    images = np.asarray(X, dtype=np.float32)
+    if images.ndim == 3:
+        images = images[:, None]
+    if images.ndim != 4 or images.shape[2] != images.shape[3]:
+        raise DataError(f"expected square images shaped (N, C, H, W) or (N, H, W); got {images.shape}")
+    if not np.isfinite(images).all():
+        raise DataError("images contain NaN or infinite pixels")
+    return images
+
+
+# ---- the job behind `textcnn train-image` ----
+def load_image_source(dataset: str | None = None, train_dir: str | None = None, test_dir: str | None = None,
+                      idx_dir: str | None = None) -> dict[str, ImageDataset]:
+    """train (and test, when there is one) from a named dataset, PNG folders or an IDX folder."""
+    if sum(x is not None for x in (dataset, train_dir, idx_dir)) > 1:
+        raise DataError("give only one of --dataset, --train-dir and --idx-dir")
+    if train_dir is not None:
+        splits = {"train": load_png_folder(train_dir)}
+        if test_dir is not None:
+            splits["test"] = load_png_folder(test_dir)
+        return splits
+    if test_dir is not None:
+        raise DataError("--test-dir needs --train-dir")
+    return load_idx_folder(idx_dir) if idx_dir is not None else load_image_dataset(dataset or "digits")
+
+
+def train_image_run(clf: ImageCNNClassifier, splits: dict[str, ImageDataset], out: str | os.PathLike | None = None,
+                    force: bool = False, name: str = "digits") -> tuple[Path, dict[str, Any]]:
+    """Fit `clf` on splits["train"], score splits["test"] once, save the run directory and its metrics."""
+    run_dir = Path(out) if out else IMAGE_RUNS_ROOT / f"{name}-{clf.model}-{datetime.now():%Y%m%d-%H%M%S}"
+    prepare_run_dir(run_dir, force)  # fail before training, not after
+    train = splits["train"]
+    names = np.asarray(train.label_names)
+    start = time.perf_counter()
+    clf.fit(train.images, names[train.labels], label_names=train.label_names)
+    metrics: dict[str, Any] = {"dataset": name, "model": clf.model, "train_seconds": time.perf_counter() - start,
+                               "best_epoch": clf.fit_result_.best_epoch,
+                               "best_dev_acc": clf.fit_result_.best_dev_acc}
+    if "test" in splits:
+        test = splits["test"]
+        metrics["test_acc"] = float(clf.score(test.images, np.asarray(test.label_names)[test.labels]))
+    clf.save(run_dir, force=True)
+    write_json(run_dir / METRICS, metrics)
+    if run_dir.parent.resolve() == IMAGE_RUNS_ROOT.resolve():
+        point_latest(run_dir, IMAGE_RUNS_ROOT)
+    return run_dir, metrics

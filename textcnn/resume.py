@@ -1,0 +1,116 @@
+"""Resume state of a training run: what `fit_model` needs to continue exactly where an epoch ended.
+
+`resume/state.json` is the commit point: it names the folder `resume/epoch-NNNN/` that holds the last-epoch
+weights (`last.safetensors`), the best-dev weights so far (`best.safetensors`), the optimizer state
+(`optimizer.pt`) and the RNG states (`rng.pt`). The `.pt` files hold only tensors, numbers and dicts
+(`torch.save` of `optimizer.state_dict()` and RNG byte tensors) and are read with `weights_only=True`.
+A crash while saving leaves the previous state.json, and so the previous epoch, in force.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from .checkpoint import atomic_write, load_weights_into, read_json, write_json
+from .errors import CheckpointError
+
+log = logging.getLogger(__name__)
+
+RESUME_DIR, STATE = "resume", "state.json"
+LAST, BEST, OPTIMIZER, RNG = "last.safetensors", "best.safetensors", "optimizer.pt", "rng.pt"
+RESUME_FORMAT = 1
+
+
+@dataclass
+class TrainState:
+    """Progress and early-stopping state after `epoch` finished epochs (0 = before training)."""
+
+    epoch: int = 0
+    best_epoch: int = 0
+    best_dev_acc: float | None = None
+    stale: int = 0  # epochs since the dev score last improved (patience)
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def has_train_state(folder: Path) -> bool:
+    """True when `folder` (a run's resume/ folder) holds a committed state."""
+    return (Path(folder) / STATE).is_file()
+
+
+def save_train_state(
+    folder: Path, module: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator,
+    state: TrainState, best_weights: dict[str, Tensor] | None,
+) -> None:
+    """Write the state after `state.epoch` epochs into a fresh epoch folder, then commit it in state.json."""
+    folder = Path(folder)
+    epoch_dir = folder / f"epoch-{state.epoch:04d}"
+    shutil.rmtree(epoch_dir, ignore_errors=True)
+    epoch_dir.mkdir(parents=True)
+    _save_tensors(epoch_dir / LAST, module.state_dict())
+    if best_weights is not None:
+        _save_tensors(epoch_dir / BEST, best_weights)
+    atomic_write(epoch_dir / OPTIMIZER, lambda tmp: torch.save(optimizer.state_dict(), tmp))
+    rng = {"generator": generator.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        rng["cuda"] = torch.cuda.get_rng_state_all()
+    atomic_write(epoch_dir / RNG, lambda tmp: torch.save(rng, tmp))
+    numpy_state = np.random.get_state()
+    write_json(folder / STATE, {
+        "format_version": RESUME_FORMAT, "folder": epoch_dir.name, **asdict(state),
+        "python_random": random.getstate(),
+        "numpy_random": [numpy_state[0], numpy_state[1].tolist(), *numpy_state[2:]],
+    })
+    for old in folder.glob("epoch-*"):  # only now is the new state in force
+        if old != epoch_dir:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def load_train_state(
+    folder: Path, module: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator,
+) -> tuple[TrainState, dict[str, Tensor] | None]:
+    """Restore weights, optimizer and RNG states in place; return the progress and the best weights so far."""
+    folder = Path(folder)
+    saved = read_json(folder / STATE)
+    if not isinstance(saved, dict) or saved.get("format_version") != RESUME_FORMAT:
+        raise CheckpointError(f"{folder / STATE} is not a resume state this textcnn reads (format {RESUME_FORMAT})")
+    epoch_dir = folder / str(saved["folder"])
+    load_weights_into(module, _load_tensors(epoch_dir / LAST), str(epoch_dir / LAST))
+    best = _load_tensors(epoch_dir / BEST) if (epoch_dir / BEST).is_file() else None
+    try:
+        optimizer.load_state_dict(torch.load(epoch_dir / OPTIMIZER, weights_only=True, map_location="cpu"))
+        rng = torch.load(epoch_dir / RNG, weights_only=True)
+    except (OSError, RuntimeError, ValueError, KeyError) as err:
+        raise CheckpointError(f"the optimizer or RNG state in {epoch_dir} cannot be read: {err}") from err
+    generator.set_state(rng["generator"])
+    torch.set_rng_state(rng["torch"])
+    if "cuda" in rng and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng["cuda"])
+    version, keys, gauss = saved["python_random"]
+    random.setstate((version, tuple(keys), gauss))
+    name, keys, *rest = saved["numpy_random"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), *rest))
+    fields = {k: saved[k] for k in ("epoch", "best_epoch", "best_dev_acc", "stale", "history")}
+    return TrainState(**fields), best
+
+
+def _save_tensors(path: Path, state: dict[str, Tensor]) -> None:
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata={"format": "pt"}))
+
+
+def _load_tensors(path: Path) -> dict[str, Tensor]:
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"{path} is missing or corrupt ({err}); the resume state is incomplete") from err
