@@ -46,3 +46,12 @@ def glove_path() -> str:
 @pytest.fixture(autouse=True)
 def _quiet_textcnn_logs(caplog):
     caplog.set_level(logging.INFO, logger="textcnn")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _restore_textcnn_logger():
+    """The CLI's `main` reconfigures the "textcnn" logger (own handler, no propagation); undo that per module."""
+    logger = logging.getLogger("textcnn")
+    saved = logger.handlers[:], logger.level, logger.propagate
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved

@@ -1,7 +1,6 @@
 """Hostile and malformed input: property-based checks that nothing raises where it must not."""
 
 import json
-import logging
 import pickle
 import re
 import shutil
@@ -15,16 +14,6 @@ from hypothesis import strategies as st
 from textcnn.classifier import TextCNNClassifier
 from textcnn.errors import CheckpointError
 from textcnn.tokenizer import Tokenizer
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _restore_textcnn_logger():
-    """The CLI's `main` reconfigures the "textcnn" logger (own handler, no propagation); undo that afterwards."""
-    logger = logging.getLogger("textcnn")
-    saved = logger.handlers[:], logger.level, logger.propagate
-    yield
-    logger.handlers[:], logger.level, logger.propagate = saved
-
 
 non_blank = st.text(min_size=1, max_size=200).filter(lambda s: s.strip() != "")
 

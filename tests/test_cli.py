@@ -6,7 +6,6 @@ One tiny model is trained per module (`trained` fixture) and reused; every other
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import shutil
@@ -49,15 +48,6 @@ def fails(args: list[str], *patterns: str, **kwargs) -> str:
     for pattern in patterns:
         assert re.search(pattern, lines[0]), (pattern, lines[0])
     return lines[0]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _restore_textcnn_logger():
-    """`main` reconfigures the "textcnn" logger (own handler, no propagation); undo that for later modules."""
-    logger = logging.getLogger("textcnn")
-    saved = logger.handlers[:], logger.level, logger.propagate
-    yield
-    logger.handlers[:], logger.level, logger.propagate = saved
 
 
 @pytest.fixture(scope="module")

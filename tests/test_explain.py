@@ -295,16 +295,6 @@ def fails(args: list[str], pattern: str) -> None:
     assert re.search(pattern, lines[0]), lines[0]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _restore_textcnn_logger():
-    import logging
-
-    logger = logging.getLogger("textcnn")
-    saved = logger.handlers[:], logger.level, logger.propagate
-    yield
-    logger.handlers[:], logger.level, logger.propagate = saved
-
-
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Multichannel, word2vec trained on the demo texts (no --vectors), 2 epochs."""

@@ -4,7 +4,6 @@ to an uninterrupted run in deterministic CPU mode. Each run is a real `textcnn t
 from __future__ import annotations
 
 import json
-import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -15,16 +14,6 @@ from click.testing import CliRunner
 from safetensors.torch import load_file
 
 from textcnn.cli import main
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _restore_textcnn_logger():
-    """The CLI's `main` reconfigures the "textcnn" logger (own handler, no propagation); undo that afterwards."""
-    logger = logging.getLogger("textcnn")
-    saved = logger.handlers[:], logger.level, logger.propagate
-    yield
-    logger.handlers[:], logger.level, logger.propagate = saved
-
 
 # demo set, rand variant, tiny dims; batch 10 → 6 steps per epoch
 ARGS = ["--variant", "rand", "--embedding-dim", "8", "--n-filters", "4", "--epochs", "4", "--batch-size", "10",
