@@ -140,3 +140,42 @@ def test_a_config_that_does_not_match_the_weights_is_refused(tiny_model, tmp_pat
     config["model"]["n_filters"] += 1
     (copy / "config.json").write_text(json.dumps(config))
     refused(["predict", "--model", str(copy), "a fine film"], r"do not match the model its config describes")
+
+
+def test_long_texts_are_cut_to_max_tokens_with_a_warning(tiny_model):
+    clf, _ = tiny_model
+    clf.set_params(max_tokens=50)
+    try:
+        with pytest.warns(UserWarning, match="more than 50 tokens"):
+            long = clf.predict_proba(["awful " * 50 + "wonderful " * 500])
+        short = clf.predict_proba(["awful " * 50])  # what the cut keeps
+    finally:
+        clf.set_params(max_tokens=1000)
+    np.testing.assert_allclose(long, short, rtol=1e-6)
+
+
+def test_max_tokens_below_one_is_a_config_error(tiny_model):
+    from textcnn.errors import ConfigError
+
+    clf, _ = tiny_model
+    clf.set_params(max_tokens=0)
+    try:
+        with pytest.raises(ConfigError, match="max_tokens"):
+            clf.predict(["a film"])
+    finally:
+        clf.set_params(max_tokens=1000)
+
+
+def test_a_one_megabyte_line_is_predicted_with_a_warning(tiny_model, tmp_path):
+    from click.testing import CliRunner
+
+    from textcnn.cli import main
+
+    _, path = tiny_model
+    line = ("a wonderful film " * 60_000)[:1_000_000]
+    (tmp_path / "big.txt").write_text(line + "\n", encoding="utf-8")
+    with pytest.warns(UserWarning, match="more than 1000 tokens"):
+        result = CliRunner().invoke(main, ["predict", "--model", str(path), "--file", str(tmp_path / "big.txt")])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    assert result.stdout.split("\t")[0] in ("pos", "neg")

@@ -20,7 +20,7 @@ from .checkpoint import load_run, load_weights_into, prepare_run_dir, save_run
 from .config import DataConfig, TextCNNConfig, TrainConfig
 from .data import TextDataset, split_off_dev
 from .embeddings import build_embedding_matrix, load_vectors, save_vectors, train_word2vec
-from .errors import CheckpointError, DataError, NotFittedError
+from .errors import CheckpointError, ConfigError, DataError, NotFittedError
 from .resume import RESUME_DIR, has_train_state
 from .text import TextCNN
 from .tokenizer import Tokenizer, Vocabulary
@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 
 VECTORS_ENV = "TEXTCNN_VECTORS"
 PREDICT_BATCH_SIZE = 256
+# Longer texts are cut to their first MAX_TOKENS tokens: Kim's sentences average about 20 tokens, and the cap
+# bounds the memory one hostile input (a 1 MB line) can take. None = no cap.
+MAX_TOKENS = 1000
 
 
 class TextCNNClassifier(ClassifierMixin, BaseEstimator):
@@ -46,6 +49,7 @@ class TextCNNClassifier(ClassifierMixin, BaseEstimator):
         optimizer: str = "adadelta", lr: float | None = None, batch_size: int = 50, epochs: int = 25,
         patience: int | None = None, dev_fraction: float = 0.1, seed: int = 0, device: str = "auto",
         deterministic: bool = False, bucket_by_length: bool = True, dry_run: bool = False, progress: bool = False,
+        max_tokens: int | None = MAX_TOKENS,
     ) -> None:
         self.variant = variant
         self.filter_sizes = filter_sizes
@@ -70,6 +74,7 @@ class TextCNNClassifier(ClassifierMixin, BaseEstimator):
         self.bucket_by_length = bucket_by_length
         self.dry_run = dry_run
         self.progress = progress
+        self.max_tokens = max_tokens
 
     # ---- configs built from the parameters (validated there) ----
     def model_config(self, embedding_dim: int | None = None) -> TextCNNConfig:
@@ -116,7 +121,7 @@ class TextCNNClassifier(ClassifierMixin, BaseEstimator):
             dev_texts = _check_texts(dev[0])
             dev_set = TextDataset(dev_texts, self._encode_labels(dev[1], len(dev_texts)), train.label_names)
         self.tokenizer_ = Tokenizer(data_cfg.tokenizer, data_cfg.lowercase)
-        train_tokens = [self.tokenizer_(t) for t in train.texts]
+        train_tokens = self._tokenize(train.texts)
         if resume:
             self._rebuild_from(checkpoint_dir)
         else:
@@ -179,12 +184,30 @@ class TextCNNClassifier(ClassifierMixin, BaseEstimator):
         self.word2vec_ = train_word2vec(tokens, self.embedding_dim, seed=seed, workers=workers)
         return self.word2vec_
 
+    def _tokenize(self, texts: Sequence[str]) -> list[list[str]]:
+        """Tokens of each text, cut to `max_tokens` with a warning when a text is longer."""
+        tokens = [self.tokenizer_(t) for t in texts]
+        if self.max_tokens is None:
+            return tokens
+        if self.max_tokens < 1:
+            raise ConfigError(f"max_tokens must be at least 1 or None; got {self.max_tokens!r}")
+        too_long = sum(len(t) > self.max_tokens for t in tokens)
+        if too_long:
+            warnings.warn(
+                f"{too_long} text(s) have more than {self.max_tokens} tokens; only the first {self.max_tokens} "
+                "are used (raise max_tokens / --max-tokens to keep more)", stacklevel=3,
+            )
+        return [t[: self.max_tokens] for t in tokens]
+
+    def _tokenize_one(self, text: str) -> list[str]:
+        return self._tokenize([text])[0]
+
     def _batches(self, tokens: list[list[str]], labels: list[int] | None, cfg: TrainConfig, shuffle: bool):
         ids = [self.vocab_.encode(t) for t in tokens]
         return TokenBatches(ids, labels, cfg.batch_size, shuffle=shuffle, bucket_by_length=cfg.bucket_by_length)
 
     def _dev_batches(self, dev: TextDataset, cfg: TrainConfig):
-        tokens = [self.tokenizer_(t) for t in dev.texts]
+        tokens = self._tokenize(dev.texts)
         return self._batches(tokens, None, cfg, shuffle=False), torch.tensor(dev.labels)
 
     # ---- prediction ----
@@ -192,7 +215,7 @@ class TextCNNClassifier(ClassifierMixin, BaseEstimator):
         """Class probabilities, shape (n_texts, n_classes); rows sum to 1."""
         self._check_fitted()
         texts = _check_texts(X)
-        tokens = [self.tokenizer_(t) for t in texts]
+        tokens = self._tokenize(texts)
         empty = [t for t, toks in zip(texts, tokens) if not toks]
         if empty:
             warnings.warn(
@@ -236,7 +259,7 @@ class TextCNNClassifier(ClassifierMixin, BaseEstimator):
         self._check_fitted()
         [text] = _check_texts([text])
         target = None if label is None else self._class_index(label)
-        return explain_text(self.module_, self.tokenizer_, self.vocab_, [str(c) for c in self.classes_], text,
+        return explain_text(self.module_, self._tokenize_one, self.vocab_, [str(c) for c in self.classes_], text,
                             target, self.device_)
 
     def explain_filters(
@@ -250,7 +273,7 @@ class TextCNNClassifier(ClassifierMixin, BaseEstimator):
         from .explain import explain_filters
 
         self._check_fitted()
-        return explain_filters(self.module_, self.tokenizer_, self.vocab_, [str(c) for c in self.classes_],
+        return explain_filters(self.module_, self._tokenize_one, self.vocab_, [str(c) for c in self.classes_],
                                _check_texts(X), top_filters, top_ngrams, max_sentences, rank_by, self.device_)
 
     def neighbours(self, word: str, top_k: int = 5, compare: Sequence[str] = ()) -> dict[str, Any]:
@@ -292,7 +315,9 @@ class TextCNNClassifier(ClassifierMixin, BaseEstimator):
             save_vectors(self.word2vec_, run_dir / "word2vec.txt")
 
     @classmethod
-    def load(cls, path: str | os.PathLike, device: str = "auto") -> TextCNNClassifier:
+    def load(
+        cls, path: str | os.PathLike, device: str = "auto", max_tokens: int | None = MAX_TOKENS
+    ) -> TextCNNClassifier:
         """Rebuild a classifier from a run directory written by `save` (nothing is unpickled)."""
         saved = load_run(path)
         m, d, t = saved.model_config, saved.data_config, saved.train_config
@@ -301,7 +326,7 @@ class TextCNNClassifier(ClassifierMixin, BaseEstimator):
             max_norm=m.max_norm, embedding_dim=m.embedding_dim, tokenizer=d.tokenizer, lowercase=d.lowercase,
             min_freq=d.min_freq, optimizer=t.optimizer, lr=t.lr, batch_size=t.batch_size, epochs=t.epochs,
             patience=t.patience, dev_fraction=t.dev_fraction, seed=t.seed, device=device,
-            deterministic=t.deterministic, bucket_by_length=t.bucket_by_length,
+            deterministic=t.deterministic, bucket_by_length=t.bucket_by_length, max_tokens=max_tokens,
         )
         clf.tokenizer_ = Tokenizer(d.tokenizer, d.lowercase)
         clf.vocab_ = saved.vocab

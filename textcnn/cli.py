@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -27,7 +28,13 @@ class _TqdmHandler(logging.Handler):
         tqdm.write(self.format(record), file=sys.stderr)
 
 
+def _format_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                    line: str | None = None) -> str:
+    return f"warning: {message}\n"  # one plain line, not Python's file:line form
+
+
 def _setup_logging(quiet: bool) -> None:
+    warnings.formatwarning = _format_warning
     handler = _TqdmHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
     root = logging.getLogger("textcnn")
@@ -172,16 +179,18 @@ Examples:
 @click.option("--explain", is_flag=True, help="Rank the n-grams behind each prediction (with --json: all of them).")
 @click.option("--top-ngrams", default=10, show_default=True, type=click.IntRange(min=1),
               help="With --explain: n-grams shown in the table.")
+@click.option("--max-tokens", default=1000, show_default=True, type=click.IntRange(min=1),
+              help="Longer texts are cut to their first N tokens, with a warning.")
 @_friendly_errors
 def predict(texts: tuple[str, ...], file: Any, model_dir: str, as_json: bool, top_k: int | None, device: str,
-            explain: bool, top_ngrams: int) -> None:
+            explain: bool, top_ngrams: int, max_tokens: int) -> None:
     """Predict labels for TEXTS (or '-' to read one text per line from stdin)."""
     from .classifier import TextCNNClassifier
     from .data import read_texts
     from .explain import format_explanation
 
     inputs = read_texts(texts, file, sys.stdin)
-    clf = TextCNNClassifier.load(model_dir, device=device)
+    clf = TextCNNClassifier.load(model_dir, device=device, max_tokens=max_tokens)
     if explain:
         for text in inputs:
             explanation = clf.explain(text)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import html
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from .batching import TokenBatches, pad_batch
 from .checkpoint import atomic_write
 from .errors import ConfigError, DataError
 from .text import TextCNN
-from .tokenizer import PAD_ID, UNK_ID, Tokenizer, Vocabulary
+from .tokenizer import PAD_ID, UNK_ID, Vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +83,11 @@ def _spans(
 
 
 def explain_text(
-    module: TextCNN, tokenizer: Tokenizer, vocab: Vocabulary, classes: Sequence[str], text: str,
+    module: TextCNN, tokenize: Callable[[str], list[str]], vocab: Vocabulary, classes: Sequence[str], text: str,
     target: int | None = None, device: torch.device | None = None,
 ) -> dict[str, Any]:
     """The explanation of one text: label, probability, logit, bias and its ranked n-grams (see the module doc)."""
-    tokens = tokenizer(text)
+    tokens = tokenize(text)
     ids, lengths = pad_batch([vocab.encode(tokens)], PAD_ID)  # (1, L), (1,)
     device = device or torch.device("cpu")
     targets = None if target is None else torch.tensor([target], device=device)
@@ -175,9 +175,9 @@ def filter_scores(weight: Tensor, features: Tensor, rank_by: str = "contribution
 
 
 def explain_filters(
-    module: TextCNN, tokenizer: Tokenizer, vocab: Vocabulary, classes: Sequence[str], texts: Sequence[str],
-    top_filters: int = 5, top_ngrams: int = 5, max_sentences: int = 5000, rank_by: str = "contribution",
-    device: torch.device | None = None,
+    module: TextCNN, tokenize: Callable[[str], list[str]], vocab: Vocabulary, classes: Sequence[str],
+    texts: Sequence[str], top_filters: int = 5, top_ngrams: int = 5, max_sentences: int = 5000,
+    rank_by: str = "contribution", device: torch.device | None = None,
 ) -> dict[str, Any]:
     """For each class, its `top_filters` filters (see `filter_scores`) and the training n-grams that fire them most.
 
@@ -186,7 +186,7 @@ def explain_filters(
     """
     if top_filters < 1 or top_ngrams < 1:
         raise ConfigError(f"top_filters and top_ngrams must be at least 1; got {top_filters}, {top_ngrams}")
-    tokens = [t for t in (tokenizer(text) for text in evenly_spaced(texts, max_sentences)) if t]
+    tokens = [t for t in (tokenize(text) for text in evenly_spaced(texts, max_sentences)) if t]
     if not tokens:
         raise DataError("no training sentence has any tokens under the model's tokenizer; check the dataset")
     features, windows = _scan(module, [vocab.encode(t) for t in tokens], device or torch.device("cpu"))
