@@ -17,6 +17,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -134,6 +135,14 @@ def table(datasets: list[str], variants: list[str], args: argparse.Namespace) ->
     return "\n".join(lines)
 
 
+def update_readme(text: str, readme: Path = Path(__file__).parent.parent / "README.md") -> None:
+    """Copy the table rows into the README, between its kim-table2 markers."""
+    rows = "\n".join(line for line in text.splitlines() if line.startswith("|"))
+    block = f"<!-- kim-table2:start -->\n{rows}\n<!-- kim-table2:end -->"
+    pattern = re.compile(r"<!-- kim-table2:start -->.*?<!-- kim-table2:end -->", re.S)
+    readme.write_text(pattern.sub(lambda _: block, readme.read_text()))
+
+
 def parse_list(value: str, allowed: tuple[str, ...]) -> list[str]:
     items = list(allowed) if value == "all" else value.split(",")
     unknown = sorted(set(items) - set(allowed))
@@ -153,6 +162,7 @@ def main() -> None:
         "--vectors", default=os.path.join(os.environ.get("TEXTCNN_DATA", "."), "glove", "glove.6B.50d.kim7.txt")
     )
     parser.add_argument("--table-only", action="store_true", help="only rebuild the table from finished units")
+    parser.add_argument("--readme", action="store_true", help="also copy the table into README.md")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     datasets, variants = parse_list(args.datasets, KIM_DATASETS), parse_list(args.variants, VARIANTS)
@@ -162,6 +172,8 @@ def main() -> None:
                 run_cell(dataset, variant, args)
     text = table(list(KIM_DATASETS), list(VARIANTS), args)
     (RESULTS / "kim_table2.md").write_text(text + "\n")
+    if args.readme:
+        update_readme(text)
     print(text)
 
 
