@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import torch
 from gensim.models import KeyedVectors
-from sklearn.base import BaseEstimator, ClassifierMixin
 
 from . import distributed
 from .batching import TokenBatches
@@ -20,7 +19,8 @@ from .checkpoint import load_run, load_weights_into, prepare_run_dir, save_run
 from .config import DataConfig, TextCNNConfig, TrainConfig
 from .data import TextDataset, split_off_dev
 from .embeddings import build_embedding_matrix, load_vectors, save_vectors, train_word2vec
-from .errors import CheckpointError, ConfigError, DataError, NotFittedError
+from .errors import CheckpointError, ConfigError, DataError
+from .estimator import CNNClassifierBase
 from .resume import RESUME_DIR, has_train_state
 from .text import TextCNN
 from .tokenizer import Tokenizer, Vocabulary
@@ -35,7 +35,7 @@ PREDICT_BATCH_SIZE = 256
 MAX_TOKENS = 1000
 
 
-class TextCNNClassifier(ClassifierMixin, BaseEstimator):
+class TextCNNClassifier(CNNClassifierBase):
     """Kim (2014) CNN sentence classifier with the scikit-learn API: fit, predict, predict_proba, score.
 
     `vectors` (pretrained variants) is a path to word2vec/GloVe/fastText/.kv vectors, a gensim
@@ -111,9 +111,7 @@ class TextCNNClassifier(ClassifierMixin, BaseEstimator):
         """
         model_cfg, data_cfg, train_cfg = self.model_config(), self.data_config(), self.train_config()
         texts = _check_texts(X)
-        self.classes_ = np.asarray(label_names if label_names is not None else np.unique(np.asarray(y)))
-        if len(self.classes_) < 2:
-            raise DataError(f"training needs at least two classes; got {list(self.classes_)}")
+        self._set_classes(y, label_names)
         train = TextDataset(texts, self._encode_labels(y, len(texts)), [str(c) for c in self.classes_])
         if dev is None:
             train, dev_set = split_off_dev(train, train_cfg.dev_fraction, train_cfg.seed)
@@ -150,16 +148,6 @@ class TextCNNClassifier(ClassifierMixin, BaseEstimator):
                             f"{list(self.classes_)}; resume with the same data")
         self.vocab_, self.coverage_, self.word2vec_ = saved.vocab, None, None
         self.module_ = TextCNN(saved.model_config, len(saved.vocab), len(saved.label_names))
-
-    def _encode_labels(self, y: Sequence[Any], n: int) -> list[int]:
-        y = list(y)
-        if len(y) != n:
-            raise DataError(f"got {n} texts but {len(y)} labels")
-        index = {str(c): i for i, c in enumerate(self.classes_)}
-        unknown = sorted({str(v) for v in y} - set(index))
-        if unknown:
-            raise DataError(f"labels {unknown[:5]} are not among the classes {list(index)}")
-        return [index[str(v)] for v in y]
 
     def _initial_embeddings(
         self, cfg: TextCNNConfig, tokens: list[list[str]], seed: int
@@ -227,24 +215,10 @@ class TextCNNClassifier(ClassifierMixin, BaseEstimator):
         logits = predict_logits(self.module_, batches, self.device_)
         return torch.softmax(logits, dim=1).numpy().astype(np.float64)
 
-    def predict(self, X: Sequence[str]) -> np.ndarray:
-        """The most probable class of each text."""
-        probs = self.predict_proba(X)
-        return self.classes_[probs.argmax(axis=1)]
-
     def predict_records(self, X: Sequence[str], top_k: int | None = None) -> list[dict[str, Any]]:
         """One dict per text: text, label, probability, and the `top_k` classes with probabilities."""
         texts = list(X)
-        probs = self.predict_proba(texts)
-        k = len(self.classes_) if top_k is None else max(1, min(top_k, len(self.classes_)))
-        records = []
-        for text, row in zip(texts, probs):
-            order = np.argsort(-row)[:k]
-            records.append({
-                "text": text, "label": str(self.classes_[order[0]]), "probability": float(row[order[0]]),
-                "probabilities": {str(self.classes_[i]): float(row[i]) for i in order},
-            })
-        return records
+        return self._records("text", texts, self.predict_proba(texts), top_k)
 
     # ---- explanations (see textcnn/explain.py) ----
     def explain(self, text: str, label: Any = None) -> dict[str, Any]:
@@ -291,12 +265,6 @@ class TextCNNClassifier(ClassifierMixin, BaseEstimator):
         if str(label) not in names:
             raise DataError(f"label {label!r} is not among the classes {names}")
         return names.index(str(label))
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "module_"):
-            raise NotFittedError(
-                "this TextCNNClassifier is not fitted yet; call fit(...) or TextCNNClassifier.load(dir)"
-            )
 
     # ---- persistence ----
     def save(self, path: str | os.PathLike, force: bool = False) -> Path:

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
 
 from . import __version__
 from .checkpoint import (
@@ -33,7 +32,8 @@ from .checkpoint import (
     write_json,
 )
 from .config import TrainConfig, config_from_dict, config_to_dict
-from .errors import CheckpointError, ConfigError, DataError, NotFittedError
+from .errors import CheckpointError, ConfigError, DataError
+from .estimator import CNNClassifierBase
 from .image import ImageCNN, ImageCNNConfig, build_model
 from .image_data import (
     ImageBatches,
@@ -53,7 +53,7 @@ PREDICT_BATCH_SIZE = 512
 IMAGE_RUNS_ROOT = Path("runs") / "image"  # runs/image/latest points at the newest image run
 
 
-class ImageCNNClassifier(ClassifierMixin, BaseEstimator):
+class ImageCNNClassifier(CNNClassifierBase):
     """An image CNN from `textcnn.image.MODELS` with the scikit-learn API: fit, predict, predict_proba, score.
 
     `X` is a float array (N, C, H, W) or (N, H, W) with pixels in [0, 1]; H must equal W.
@@ -97,16 +97,16 @@ class ImageCNNClassifier(ClassifierMixin, BaseEstimator):
             label_names: Sequence[Any] | None = None) -> ImageCNNClassifier:
         """Train on images `X` with labels `y`; `dev` for early stopping (else `dev_fraction` of train is held out)."""
         images, train_cfg = _check_images(X), self.train_config()
-        self.classes_ = np.asarray(label_names if label_names is not None else np.unique(np.asarray(y)))
-        if len(self.classes_) < 2:
-            raise DataError(f"training needs at least two classes; got {list(self.classes_)}")
+        self._set_classes(y, label_names)
         self.config_ = self.model_config(images)
-        train = ImageDataset(images, self._encode_labels(y, len(images)), [str(c) for c in self.classes_])
+        labels = np.asarray(self._encode_labels(y, len(images)), dtype=np.int64)
+        train = ImageDataset(images, labels, [str(c) for c in self.classes_])
         if dev is None:
             train, dev_set = split_off_dev(train, train_cfg.dev_fraction, train_cfg.seed)
         else:
             dev_images = _check_images(dev[0])
-            dev_set = ImageDataset(dev_images, self._encode_labels(dev[1], len(dev_images)), train.label_names)
+            dev_labels = np.asarray(self._encode_labels(dev[1], len(dev_images)), dtype=np.int64)
+            dev_set = ImageDataset(dev_images, dev_labels, train.label_names)
         torch.manual_seed(train_cfg.seed)  # the same initial weights for the same seed
         self.module_: ImageCNN = build_model(self.config_, len(self.classes_))
         batches = ImageBatches(train.images, train.labels, train_cfg.batch_size, shuffle=True, augment=self.augment)
@@ -115,16 +115,6 @@ class ImageCNNClassifier(ClassifierMixin, BaseEstimator):
                                                 progress=self.progress)
         self.device_ = next(self.module_.parameters()).device
         return self
-
-    def _encode_labels(self, y: Sequence[Any], n: int) -> np.ndarray:
-        y = list(y)
-        if len(y) != n:
-            raise DataError(f"got {n} images but {len(y)} labels")
-        index = {str(c): i for i, c in enumerate(self.classes_)}
-        unknown = sorted({str(v) for v in y} - set(index))
-        if unknown:
-            raise DataError(f"labels {unknown[:5]} are not among the classes {list(index)}")
-        return np.array([index[str(v)] for v in y], dtype=np.int64)
 
     # ---- prediction ----
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -137,30 +127,12 @@ class ImageCNNClassifier(ClassifierMixin, BaseEstimator):
         logits = predict_logits(self.module_, ImageBatches(images, None, PREDICT_BATCH_SIZE), self.device_)
         return torch.softmax(logits, dim=1).numpy().astype(np.float64)
 
-    def predict(self, X: Any) -> np.ndarray:
-        """The most probable class of each image."""
-        probs = self.predict_proba(X)
-        return self.classes_[probs.argmax(axis=1)]
-
     def predict_files(self, paths: Sequence[str | os.PathLike], top_k: int | None = None) -> list[dict[str, Any]]:
         """One record per image file: file, label, probability and the `top_k` most probable classes."""
         self._check_fitted()
         mode = "L" if self.config_.in_channels == 1 else "RGB"
         probs = self.predict_proba(np.stack([read_image(p, mode) for p in paths]) if paths else np.empty((0,)))
-        k = len(self.classes_) if top_k is None else max(1, min(top_k, len(self.classes_)))
-        records = []
-        for path, row in zip(paths, probs):
-            order = np.argsort(-row)[:k]
-            records.append({"file": str(path), "label": str(self.classes_[order[0]]),
-                            "probability": float(row[order[0]]),
-                            "probabilities": {str(self.classes_[i]): float(row[i]) for i in order}})
-        return records
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "module_"):
-            raise NotFittedError(
-                "this ImageCNNClassifier is not fitted yet; call fit(...) or ImageCNNClassifier.load(dir)"
-            )
+        return self._records("file", [str(p) for p in paths], probs, top_k)
 
     # ---- persistence ----
     def save(self, path: str | os.PathLike, force: bool = False) -> Path:
