@@ -17,12 +17,14 @@ from textcnn.image import (
     Pool,
     alexnet,
     alexnet_v2,
+    budget_cnn,
     build_model,
     cifar_net,
     count_parameters,
     digits_cnn,
     inception_module,
     lenet5,
+    mlp_8_8,
     mnist_cnn,
     resnet18,
     resnet50,
@@ -141,3 +143,11 @@ def test_build_model_uses_config_channels_and_classes():
 def test_same_padding_with_stride_is_refused():
     with pytest.raises(ValueError, match="stride 1"):
         ImageCNN((Conv(4, 3, stride=2, padding="same"),), (1, 8, 8), 2)
+
+
+@pytest.mark.parametrize("builder,expected", [
+    (mlp_8_8, 6_442),  # course material: 784·8+8 + 8·8+8 + 8·10+10
+    (budget_cnn, 6_422),  # course material: 156 + 906 + 96·50+50 + 50·10+10
+])
+def test_fc_vs_cnn_models_share_the_parameter_budget(builder, expected):
+    assert count_parameters(builder()) == expected

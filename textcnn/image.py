@@ -235,6 +235,17 @@ def cifar_net(in_shape: Shape = (3, 32, 32), n_classes: int = 10) -> ImageCNN:
     return ImageCNN(plan, in_shape, n_classes, name="cifar-net")
 
 
+def mlp_8_8(in_shape: Shape = (1, 28, 28), n_classes: int = 10) -> ImageCNN:
+    """The parameter-budget baseline: a fully connected 784-8-8-10 net (6,442 params on 28×28×1)."""
+    return ImageCNN((Dense(8), Dense(8)), in_shape, n_classes, name="mlp-8-8")
+
+
+def budget_cnn(in_shape: Shape = (1, 28, 28), n_classes: int = 10) -> ImageCNN:
+    """The CNN on the MLP's budget: two conv 5×5×6 + max-pool 2 stages → dense 50 → 10 (6,422 params on 28×28×1)."""
+    plan = (Conv(6, 5), Pool("max", 2), Conv(6, 5), Pool("max", 2), Dense(50))
+    return ImageCNN(plan, in_shape, n_classes, name="budget-cnn")
+
+
 ALEXNET_DROPOUT = 0.5  # Krizhevsky et al. 2012 §4.2
 
 
@@ -318,6 +329,8 @@ MODELS: dict[str, ModelSpec] = {
     "wide-cnn": ModelSpec(wide_cnn, 28, "course material, Fashion-MNIST ladder rungs 2-3"),
     "wide-cnn-bn": ModelSpec(lambda s, k: wide_cnn(s, k, batch_norm=True, dropout=0.5), 28,
                              "course material, Fashion-MNIST ladder rung 4 (batch-norm + dropout)"),
+    "mlp-8-8": ModelSpec(mlp_8_8, 28, "course material, fully connected vs CNN on the same budget"),
+    "budget-cnn": ModelSpec(budget_cnn, 28, "course material, fully connected vs CNN on the same budget"),
     "lenet5": ModelSpec(lenet5, 32, "LeCun et al. 1998"),
     "cifar-net": ModelSpec(cifar_net, 32, "PyTorch CIFAR-10 tutorial"),
     "resnet18": ModelSpec(resnet18, None, "He et al. 2016"),
