@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 import textcnn.data
-from textcnn.cli import main
+from tests.cli_helpers import fails, invoke
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--variant", "rand", "--embedding-dim", "8", "--n-filters", "4", "--epochs", "2"]
@@ -29,25 +29,6 @@ DEMO_LABELS = ["negative", "positive"]
 no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error when CUDA is absent")
 
 
-def invoke(args: list[str], code: int = 0, **kwargs) -> Result:
-    """Run the CLI in-process and check its exit code and that nothing escaped as an exception."""
-    result = CliRunner().invoke(main, args, **kwargs)
-    assert result.exit_code == code, (result.output, result.exception)
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output
-    return result
-
-
-def fails(args: list[str], *patterns: str, **kwargs) -> str:
-    """Run a command that must fail with exit code 2 and one `error:` line on stderr; return that line."""
-    result = invoke(["-q", *args], code=2, **kwargs)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error:"), lines
-    assert result.stdout == ""
-    for pattern in patterns:
-        assert re.search(pattern, lines[0]), (pattern, lines[0])
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

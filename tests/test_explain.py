@@ -9,11 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner, Result
 
+from tests.cli_helpers import fails, invoke
 from textcnn.batching import pad_batch
 from textcnn.classifier import TextCNNClassifier
-from textcnn.cli import main
 from textcnn.config import VARIANTS, TextCNNConfig
 from textcnn.errors import ConfigError, DataError
 from textcnn.explain import (
@@ -278,21 +277,6 @@ def test_neighbours_unknown_word(two_channels: TextCNNClassifier) -> None:
 
 
 # ---------------------------------------------------------------- the CLI on a tiny multichannel demo model
-
-
-def invoke(args: list[str], code: int = 0, **kwargs) -> Result:
-    result = CliRunner().invoke(main, args, **kwargs)
-    assert result.exit_code == code, (result.output, result.exception)
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output
-    return result
-
-
-def fails(args: list[str], pattern: str) -> None:
-    result = invoke(["-q", *args], code=2)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
-    assert re.search(pattern, lines[0]), lines[0]
 
 
 @pytest.fixture(scope="module")

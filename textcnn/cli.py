@@ -259,9 +259,10 @@ def explain_filters(model_dir: str, dataset: str | None, train_file: str | None,
 
     texts = training_texts(DataSource(dataset, train_file, text_column=text_column, label_column=label_column).load())
     report = TextCNNClassifier.load(model_dir).explain_filters(texts, top_filters, top_ngrams, max_sentences, rank_by)
+    path = write_filter_report(report, out) if out else None  # a bad --out fails before anything is printed
     click.echo(json.dumps(report, ensure_ascii=False) if as_json else format_filter_report(report))
-    if out:
-        click.echo(f"report: {write_filter_report(report, out)}", err=as_json)
+    if path:
+        click.echo(f"report: {path}", err=as_json)
 
 
 @main.command(epilog="\b\nExample:\n  textcnn neighbours bad --vs good --model runs/sst2-multichannel")
