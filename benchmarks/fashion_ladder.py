@@ -1,0 +1,138 @@
+"""The course material's Fashion-MNIST ladder: five rungs, each one change on the last, one table.
+
+Rungs: (1) the MNIST model, SGD, 5 epochs; (2) the wider model (conv 7×7×64 'same' → pool → conv
+3×3×128 'same' → pool → dense 64 → 10), SGD; (3) the same with Adam; (4) plus batch-norm and dropout;
+(5) plus more epochs with early stopping. The material's rung 5 also uses a learning-rate schedule;
+`fit_model` has none (and `train.py` is not changed for a benchmark), so rung 5 here is "more epochs +
+early stopping (patience)" and the table says so.
+
+Each finished rung is written at once to benchmarks/results/fashion_ladder/<rung>-seed<k>.json (under
+limit<N>/ with --limit) and skipped on the next run. The table (rungs not yet run show "pending")
+goes to benchmarks/results/fashion_ladder.md.
+
+    python benchmarks/fashion_ladder.py --rungs 1            # one rung
+    python benchmarks/fashion_ladder.py --rungs all --epochs 5 --long-epochs 30 --patience 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import torch
+from image_rows import (
+    RESULTS,
+    accuracy_text,
+    command_text,
+    describe_machine,
+    load_fashion,
+    model_parameters,
+    row_runs,
+    run_row,
+    setup_text,
+)
+
+from textcnn.image_classifier import ImageCNNClassifier
+
+BATCH_SIZE = 100  # the course material's batch size for its MNIST-family runs
+# SGD as Keras's optimizer="sgd" defaults (lr 0.01, no momentum): our assumption about the material's setting.
+SGD_LR, SGD_MOMENTUM = 0.01, 0.0
+ADAM_LR = 1e-3  # Kingma & Ba 2015 default
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One rung: a MODELS entry, its optimizer, whether it trains longer with early stopping, the material's %."""
+
+    name: str
+    description: str
+    model: str
+    optimizer: str
+    long: bool
+    material: float
+
+
+RUNGS = (
+    Rung("1-mnist-cnn-sgd", "MNIST model, SGD", "mnist-cnn", "sgd", False, 85.93),
+    Rung("2-wide-cnn-sgd", "wider model, SGD", "wide-cnn", "sgd", False, 86.28),
+    Rung("3-wide-cnn-adam", "wider model, Adam", "wide-cnn", "adam", False, 90.99),
+    Rung("4-wide-cnn-bn-adam", "+ batch-norm, dropout 0.5", "wide-cnn-bn", "adam", False, 92.56),
+    Rung("5-wide-cnn-bn-adam-long", "+ more epochs, early stopping (no LR schedule)", "wide-cnn-bn", "adam", True,
+         94.54),
+)
+
+
+def classifier(rung: Rung, args: argparse.Namespace) -> ImageCNNClassifier:
+    sgd = rung.optimizer == "sgd"
+    return ImageCNNClassifier(
+        model=rung.model, optimizer=rung.optimizer, lr=SGD_LR if sgd else ADAM_LR,
+        momentum=SGD_MOMENTUM if sgd else 0.9, batch_size=BATCH_SIZE,
+        epochs=args.long_epochs if rung.long else args.epochs, patience=args.patience if rung.long else None,
+        seed=args.seed, device=args.device,
+    )
+
+
+def table(args: argparse.Namespace, cells: Path) -> str:
+    threads = f" --threads {args.threads}" if args.threads else ""
+    limit = f"the first {args.limit:,} training images (--limit)" if args.limit else "all 60,000 training images"
+    options = (f"--rungs all --epochs {args.epochs} --long-epochs {args.long_epochs} --patience {args.patience}"
+               + (f" --limit {args.limit}" if args.limit else "") + threads)
+    lines = [
+        "# Fashion-MNIST ladder (course material), reproduced",
+        "",
+        "Command: " + command_text("fashion_ladder.py", options, cells) + "  ",
+        f"Protocol: {limit}, 10% of them held out as dev (the best-dev epoch's weights are kept); test = the "
+        f"10,000 Fashion-MNIST test images; batch {BATCH_SIZE}. SGD = lr {SGD_LR}, no momentum (Keras's "
+        f"`optimizer='sgd'` defaults, assumed); Adam lr {ADAM_LR}. Rungs 1-4: {args.epochs} epochs. Rung 5: up to "
+        f"{args.long_epochs} epochs with early stopping (patience {args.patience}); **the material's learning-rate "
+        "schedule is not implemented** (the trainer has none).  ",
+        f"Hardware: {describe_machine()}; CPU shared with another job, so wall times are indicative only.  ",
+        "Seeds: n per rung below (std shown when n > 1).",
+        "",
+        "| rung | change | model | parameters | ours (test acc %) | material | training images | "
+        "epochs run (best-dev epoch) | train wall time |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for i, rung in enumerate(RUNGS, 1):
+        runs = row_runs(cells, rung.name)
+        lines.append(f"| {i} | {rung.description} | {rung.model} | {model_parameters(rung.model):,} | "
+                     f"{accuracy_text(runs)} | {rung.material:.2f} | {setup_text(runs)} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rungs", default="all", help="comma-separated rung numbers (1-5) or all")
+    parser.add_argument("--epochs", type=int, default=5, help="epochs of rungs 1-4 (the material's 5)")
+    parser.add_argument("--long-epochs", type=int, default=30, help="most epochs of rung 5")
+    parser.add_argument("--patience", type=int, default=5, help="rung 5 stops after this many epochs without a "
+                        "better dev score")
+    parser.add_argument("--limit", type=int, default=None, help="train on the first N training images only")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--table-only", action="store_true", help="only rebuild the table from finished rungs")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    numbers = range(1, len(RUNGS) + 1) if args.rungs == "all" else [int(r) for r in args.rungs.split(",")]
+    if any(n not in range(1, len(RUNGS) + 1) for n in numbers):
+        raise SystemExit(f"--rungs takes numbers 1-{len(RUNGS)} or all; got {args.rungs}")
+    cells = RESULTS / "fashion_ladder" / (f"limit{args.limit}" if args.limit else "")
+    if not args.table_only:
+        load = partial(load_fashion, args.limit)
+        for n in numbers:
+            rung = RUNGS[n - 1]
+            run_row(cells / f"{rung.name}-seed{args.seed}.json", classifier(rung, args), load,
+                    {"rung": n, "torch_threads": torch.get_num_threads()})
+    text = table(args, cells)
+    (RESULTS / "fashion_ladder.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Shared plumbing for the image benchmarks: Fashion-MNIST loading, one resumable row, table cells.
+
+A row is one trained model at one seed, written at once to `<cells>/<row>-seed<k>.json` and skipped
+when that file exists, so a benchmark can be stopped and rerun at any time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from textcnn.checkpoint import write_json
+from textcnn.image import ImageCNNConfig, build_model, count_parameters
+from textcnn.image_classifier import ImageCNNClassifier
+from textcnn.image_data import ImageDataset, load_image_dataset
+
+sys.path.insert(0, str(Path(__file__).parent))
+from machine import describe_machine  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+Splits = dict[str, ImageDataset]
+
+
+def load_fashion(limit: int | None) -> Splits:
+    """Fashion-MNIST train/test from the local IDX files; train cut to its first `limit` images."""
+    splits = load_image_dataset("fashion_mnist")
+    if limit is not None:
+        splits["train"] = splits["train"].subset(np.arange(min(limit, len(splits["train"]))))
+    return splits
+
+
+def model_parameters(model: str) -> int:
+    """Trainable parameters of a MODELS entry on 28×28×1 Fashion-MNIST with 10 classes."""
+    return count_parameters(build_model(ImageCNNConfig(model=model, in_channels=1, image_size=28), 10))
+
+
+def run_row(path: Path, clf: ImageCNNClassifier, splits: Splits | Callable[[], Splits],
+            extra: dict[str, Any]) -> None:
+    """Fit `clf` on train (10% held out for the best-dev epoch), score test once, write the row's JSON."""
+    if path.exists():
+        return
+    if callable(splits):
+        splits = splits()
+    train, test = splits["train"], splits["test"]
+    names = np.asarray(train.label_names)
+    logging.info("%s: %s on %d training images", path.stem, clf.model, len(train))
+    start = time.perf_counter()
+    clf.fit(train.images, names[train.labels], label_names=train.label_names)
+    seconds = time.perf_counter() - start
+    result = clf.fit_result_
+    metrics = {
+        **extra, "model": clf.model, "optimizer": clf.optimizer, "lr": clf.lr, "momentum": clf.momentum,
+        "batch_size": clf.batch_size, "max_epochs": clf.epochs, "patience": clf.patience, "seed": clf.seed,
+        "epochs_run": len(result.history), "best_epoch": result.best_epoch, "best_dev_acc": result.best_dev_acc,
+        "train_images": len(train), "parameters": model_parameters(clf.model),
+        "test_acc": float(clf.score(test.images, names[test.labels])), "train_seconds": round(seconds, 1),
+        "device": str(clf.device_), "torch": torch.__version__, "machine": describe_machine(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, metrics)
+    logging.info("%s: test accuracy %.2f%% in %.0f s", path.stem, 100 * metrics["test_acc"], seconds)
+
+
+def row_runs(cells: Path, row: str) -> list[dict[str, Any]]:
+    """Every finished seed of `row`."""
+    return [json.loads(p.read_text()) for p in sorted(cells.glob(f"{row}-seed*.json"))]
+
+
+def accuracy_text(runs: list[dict[str, Any]]) -> str:
+    """Test accuracy as "mean ± std (n seeds)", or "pending" before any seed has finished."""
+    if not runs:
+        return "pending"
+    accs = [100 * r["test_acc"] for r in runs]
+    std = f" ± {statistics.stdev(accs):.2f}" if len(accs) > 1 else ""
+    return f"{statistics.mean(accs):.2f}{std} (n={len(accs)})"
+
+
+def setup_text(runs: list[dict[str, Any]]) -> str:
+    """Training images, epochs run (best-dev epoch) and wall time of a row, from its JSON files."""
+    if not runs:
+        return "– | – | –"
+    images = ", ".join(sorted({f"{r['train_images']:,}" for r in runs}))
+    epochs = ", ".join(f"{r['epochs_run']} ({r['best_epoch']})" for r in runs)
+    minutes = sum(r["train_seconds"] for r in runs) / 60 / len(runs)
+    return f"{images} | {epochs} | {minutes:.1f} min"
+
+
+def command_text(script: str, options: str, cells: Path) -> str:
+    """The command that produced the rows in `cells`: one run per seed found there."""
+    seeds = sorted({json.loads(p.read_text())["seed"] for p in cells.glob("*-seed*.json")}) or [0]
+    if len(seeds) == 1:
+        return f"`python benchmarks/{script} {options} --seed {seeds[0]}`"
+    listed = " ".join(str(s) for s in seeds)
+    return f"`for seed in {listed}; do python benchmarks/{script} {options} --seed $seed; done`"
