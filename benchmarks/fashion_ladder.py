@@ -17,19 +17,21 @@ goes to benchmarks/results/fashion_ladder.md.
 from __future__ import annotations
 
 import argparse
-import logging
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import torch
-from image_rows import (
+from image_rows import (  # noqa: I001
     RESULTS,
     accuracy_text,
+    add_common_args,
+    cells_dir,
     command_text,
     describe_machine,
     load_fashion,
     model_parameters,
+    parse_common,
     row_runs,
     run_row,
     setup_text,
@@ -110,19 +112,13 @@ def main() -> None:
     parser.add_argument("--long-epochs", type=int, default=30, help="most epochs of rung 5")
     parser.add_argument("--patience", type=int, default=5, help="rung 5 stops after this many epochs without a "
                         "better dev score")
-    parser.add_argument("--limit", type=int, default=None, help="train on the first N training images only")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--device", default="auto")
+    add_common_args(parser)
     parser.add_argument("--table-only", action="store_true", help="only rebuild the table from finished rungs")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_common(parser)
     numbers = range(1, len(RUNGS) + 1) if args.rungs == "all" else [int(r) for r in args.rungs.split(",")]
     if any(n not in range(1, len(RUNGS) + 1) for n in numbers):
         raise SystemExit(f"--rungs takes numbers 1-{len(RUNGS)} or all; got {args.rungs}")
-    cells = RESULTS / "fashion_ladder" / (f"limit{args.limit}" if args.limit else "")
+    cells = cells_dir("fashion_ladder", args.limit)
     if not args.table_only:
         load = partial(load_fashion, args.limit)
         for n in numbers:

@@ -16,21 +16,23 @@ limit<N>/ with --limit) and skipped on the next run. The table goes to benchmark
 from __future__ import annotations
 
 import argparse
-import logging
 import statistics
 from functools import cache, partial
 from pathlib import Path
 
 import numpy as np
 import torch
-from image_rows import (
+from image_rows import (  # noqa: I001
     RESULTS,
     Splits,
     accuracy_text,
+    add_common_args,
+    cells_dir,
     command_text,
     describe_machine,
     load_fashion,
     model_parameters,
+    parse_common,
     row_runs,
     run_row,
     setup_text,
@@ -105,16 +107,10 @@ def table(args: argparse.Namespace, cells: Path) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--limit", type=int, default=None, help="train on the first N training images only")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--device", default="auto")
+    add_common_args(parser)
     parser.add_argument("--table-only", action="store_true", help="only rebuild the table from finished rows")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    cells = RESULTS / "fc_vs_cnn" / (f"limit{args.limit}" if args.limit else "")
+    args = parse_common(parser)
+    cells = cells_dir("fc_vs_cnn", args.limit)
     if not args.table_only:
         for images in IMAGES:
             for model in MODELS.values():

@@ -6,6 +6,7 @@ when that file exists, so a benchmark can be stopped and rerun at any time.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import statistics
@@ -101,3 +102,25 @@ def command_text(script: str, options: str, cells: Path) -> str:
         return f"`python benchmarks/{script} {options} --seed {seeds[0]}`"
     listed = " ".join(str(s) for s in seeds)
     return f"`for seed in {listed}; do python benchmarks/{script} {options} --seed $seed; done`"
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    """The options every image benchmark takes: data limit, seed, threads, device."""
+    parser.add_argument("--limit", type=int, default=None, help="train on the first N training images only")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--device", default="auto")
+
+
+def parse_common(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Parse the options, set up logging and torch's CPU threads."""
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return args
+
+
+def cells_dir(name: str, limit: int | None) -> Path:
+    """Where a benchmark's per-row JSON lives (runs on a limited slice kept apart)."""
+    return RESULTS / name / (f"limit{limit}" if limit else "")
