@@ -49,7 +49,7 @@ class TextCNNClassifier(CNNClassifierBase):
         optimizer: str = "adadelta", lr: float | None = None, batch_size: int = 50, epochs: int = 25,
         patience: int | None = None, dev_fraction: float = 0.1, seed: int = 0, device: str = "auto",
         deterministic: bool = False, bucket_by_length: bool = True, dry_run: bool = False, progress: bool = False,
-        max_tokens: int | None = MAX_TOKENS,
+        max_tokens: int | None = MAX_TOKENS, fused_conv: bool = False, bf16: bool = False, compile: bool = False,
     ) -> None:
         self.variant = variant
         self.filter_sizes = filter_sizes
@@ -75,6 +75,9 @@ class TextCNNClassifier(CNNClassifierBase):
         self.dry_run = dry_run
         self.progress = progress
         self.max_tokens = max_tokens
+        self.fused_conv = fused_conv
+        self.bf16 = bf16
+        self.compile = compile
 
     # ---- configs built from the parameters (validated there) ----
     def model_config(self, embedding_dim: int | None = None) -> TextCNNConfig:
@@ -94,6 +97,7 @@ class TextCNNClassifier(CNNClassifierBase):
             optimizer=self.optimizer, lr=self.lr, batch_size=self.batch_size, epochs=self.epochs,
             patience=self.patience, dev_fraction=self.dev_fraction, seed=self.seed, device=self.device,
             deterministic=self.deterministic, bucket_by_length=self.bucket_by_length, dry_run=self.dry_run,
+            fused_conv=self.fused_conv, bf16=self.bf16, compile=self.compile,
         )
 
     # ---- training ----
@@ -130,6 +134,7 @@ class TextCNNClassifier(CNNClassifierBase):
             self.module_ = TextCNN(model_cfg, len(self.vocab_), len(self.classes_), matrix)
             if checkpoint_dir is not None and distributed.is_primary():
                 self._save_files(Path(checkpoint_dir))  # first, so that a resumed run rebuilds this very model
+        self.module_.features.fused = train_cfg.fused_conv
         self.fit_result_: FitResult = fit_model(
             self.module_, self._batches(train_tokens, train.labels, train_cfg, shuffle=True), train_cfg,
             dev=self._dev_batches(dev_set, train_cfg), progress=self.progress,

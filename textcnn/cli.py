@@ -121,6 +121,9 @@ Examples:
 @click.option("--seed", default=0, show_default=True)
 @click.option("--deterministic", is_flag=True, help="Deterministic kernels, one thread.")
 @click.option("--no-bucketing", is_flag=True, help="Shuffle without grouping sentences by length.")
+@click.option("--fused-conv", is_flag=True, help="Speed: all filter widths in one convolution (same results).")
+@click.option("--bf16", is_flag=True, help="Speed: bfloat16 autocast (slightly different numbers).")
+@click.option("--compile", is_flag=True, help="Speed: torch.compile the model (pays compile time up front).")
 @click.option("--phrases", is_flag=True, help="SST: train on all labelled phrases of the training trees (Kim).")
 @click.option("--cv", type=click.IntRange(min=2), help="k-fold cross-validation (10 when there is no test split).")
 @click.option("--n-seeds", default=1, show_default=True, type=click.IntRange(min=1),

@@ -88,6 +88,10 @@ class TrainConfig:
     device: str = "auto"
     deterministic: bool = False  # torch.use_deterministic_algorithms + one thread
     bucket_by_length: bool = True  # batches of similar length, padding trimmed per batch (speed)
+    # opt-in speed options (benchmarks/speed.py measures each; README "Speed" gives their effect)
+    fused_conv: bool = False  # all filter widths in one convolution (same function, one kernel launch)
+    bf16: bool = False  # bfloat16 autocast for the forward pass (changes numerics slightly)
+    compile: bool = False  # torch.compile the model (compile time is paid on the first batches)
     dry_run: bool = False  # one tiny epoch on a few batches, for smoke tests
     dry_run_batches: int = 3
 
