@@ -61,3 +61,22 @@ def test_max_norm_rescales_only_rows_above_the_limit():
         head.linear.weight.copy_(torch.tensor([[3.0, 4.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]]))
     head.apply_max_norm()
     torch.testing.assert_close(head.linear.weight.norm(dim=1), torch.tensor([3.0, 1.0]))
+
+
+def test_fused_conv_pool_equals_separate_convs_in_value_and_gradient():
+    torch.manual_seed(0)
+    pool = MaskedConvPool(6, 4, (1, 3, 5))
+    lengths = torch.tensor([7, 3, 0, 1, 5])
+    x = torch.randn(5, 6, 7) * (torch.arange(7) < lengths.unsqueeze(1)).unsqueeze(1)  # zero vectors as padding
+    results = []
+    for fused in (False, True):
+        pool.zero_grad()
+        pool.fused = fused
+        out = pool(x, lengths)
+        out.pow(2).sum().backward()
+        results.append((out.detach(), [p.grad.clone() for p in pool.parameters()]))
+    (plain, plain_grads), (fused, fused_grads) = results
+    torch.testing.assert_close(fused, plain, rtol=1e-5, atol=1e-6)
+    assert fused[2].abs().sum() == 0  # the empty row still pools to zeros
+    for a, b in zip(fused_grads, plain_grads):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

@@ -142,3 +142,54 @@ def test_cuda_without_gpu_is_a_clear_error():
         pytest.skip("a GPU is present")
     with pytest.raises(TextCNNError, match="no CUDA GPU"):
         resolve_device("cuda")
+
+
+def _text_setup(seed: int = 0):
+    from textcnn.batching import TokenBatches
+    from textcnn.config import TextCNNConfig
+    from textcnn.text import TextCNN
+
+    gen = torch.Generator().manual_seed(seed)
+    ids = [torch.randint(1, 40, (int(n),), generator=gen).tolist() for n in torch.randint(1, 9, (60,), generator=gen)]
+    labels = [int(s[0] < 20) for s in ids]
+    torch.manual_seed(seed)
+    module = TextCNN(TextCNNConfig(variant="multichannel", n_filters=4, embedding_dim=6), 40, 2)
+    return module, TokenBatches(ids, labels, 10, shuffle=True), TokenBatches(ids, None, 16, shuffle=False)
+
+
+@pytest.mark.parametrize("option", ["fused_conv", "sparse_embeddings"])
+def test_exact_speed_options_train_to_the_same_weights(option):
+    weights = []
+    for on in (False, True):
+        module, train, _ = _text_setup()
+        module.set_speed_options(**{option: on})
+        fit_model(module, train, TrainConfig(epochs=2, device="cpu", deterministic=True, **{option: on}))
+        weights.append(module.state_dict())
+    for name in weights[0]:
+        torch.testing.assert_close(weights[1][name], weights[0][name], rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_bf16_autocast_trains_and_predicts_close_to_float32():
+    logits = []
+    for bf16 in (False, True):
+        module, train, everything = _text_setup()
+        fit_model(module, train, TrainConfig(epochs=2, device="cpu", bf16=bf16))
+        logits.append(predict_logits(module, everything, torch.device("cpu")))
+    assert torch.isfinite(logits[1]).all()
+    assert (logits[1].argmax(1) == logits[0].argmax(1)).float().mean() > 0.8
+
+
+@pytest.mark.slow  # inductor compiles forward and backward: minutes on 2 CPU cores (run with -m slow)
+def test_compiled_model_gives_the_plain_model_logits():
+    module, train, everything = _text_setup()
+    plain = predict_logits(module, everything, torch.device("cpu"))
+    compiled = torch.compile(module, dynamic=True)
+    torch.testing.assert_close(predict_logits(compiled, everything, torch.device("cpu")), plain, rtol=1e-4, atol=1e-5)
+    fit_model(module, train, TrainConfig(epochs=1, device="cpu", compile=True))  # the trainer's compiled path runs
+
+
+def test_sparse_embeddings_need_adadelta():
+    from textcnn.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="adadelta"):
+        TrainConfig(optimizer="adam", sparse_embeddings=True)

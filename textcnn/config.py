@@ -92,6 +92,7 @@ class TrainConfig:
     fused_conv: bool = False  # all filter widths in one convolution (same function, one kernel launch)
     bf16: bool = False  # bfloat16 autocast for the forward pass (changes numerics slightly)
     compile: bool = False  # torch.compile the model (compile time is paid on the first batches)
+    sparse_embeddings: bool = False  # Adadelta updates only the batch's embedding rows (same arithmetic)
     dry_run: bool = False  # one tiny epoch on a few batches, for smoke tests
     dry_run_batches: int = 3
 
@@ -104,6 +105,8 @@ class TrainConfig:
             _check_positive("lr", self.lr)
         if self.patience is not None:
             _check_positive("patience", self.patience)
+        if self.sparse_embeddings and self.optimizer != "adadelta":
+            raise ConfigError(f"sparse_embeddings needs the adadelta optimizer; got {self.optimizer!r}")
         if not 0.0 < self.dev_fraction < 1.0:
             raise ConfigError(f"dev_fraction must be in (0, 1); got {self.dev_fraction!r}")
 

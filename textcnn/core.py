@@ -176,20 +176,48 @@ def masked_max_pool_with_index(x: Tensor, valid: Tensor) -> tuple[Tensor, Tensor
 
 
 class MaskedConvPool(nn.Module):
-    """Kim's filter bank for sequences: full-padded convs of each width, ReLU, masked max-over-time, concat."""
+    """Kim's filter bank for sequences: full-padded convs of each width, ReLU, masked max-over-time, concat.
 
-    def __init__(self, in_channels: int, n_filters: int, widths: Sequence[int]) -> None:
+    `fused` (speed option, same function): run all widths as one convolution; see `_fused_forward`.
+    """
+
+    def __init__(self, in_channels: int, n_filters: int, widths: Sequence[int], fused: bool = False) -> None:
         super().__init__()
         self.bank = ConvBank(1, in_channels, n_filters, widths, full_padding=True)
         self.out_features = n_filters * len(self.bank.widths)
+        self.fused = fused
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
         # x: (B, E, L) embedded, right-padded with zero vectors; lengths: (B,) real tokens per row
+        if self.fused:
+            return self._fused_forward(x, lengths)
         maps = self.bank(x)  # each (B, C, L + h - 1)
         pooled = [
             masked_max_pool(m, window_mask(lengths, h, m.shape[-1])) for h, m in zip(self.bank.widths, maps)
         ]  # each (B, C)
         return torch.cat(pooled, dim=1)  # (B, C * n_widths)
+
+    def _fused_forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """All widths as one convolution of the widest width H, each narrower filter's taps right-aligned.
+
+        Output t of a full-padded width-h conv covers positions t-(h-1)..t; a width-H conv (padding H-1)
+        whose first H-h taps are zero covers the same positions at the same t, so the maps are the
+        separate convs' maps followed by H-h extra columns that lie in padding, which the mask drops.
+        The zero taps are built from the separate weights on every call (gradients flow to those only),
+        so weights and checkpoints are unchanged. Costs H/mean(h) more multiply-adds for one kernel launch.
+        """
+        widths, convs = self.bank.widths, self.bank.convs
+        widest = max(widths)
+        weight = torch.cat([nn.functional.pad(c.weight, (widest - h, 0)) for h, c in zip(widths, convs)])  # (n*C, E, H)
+        bias = torch.cat([c.bias for c in convs])  # (n * C,)
+        maps = torch.relu(nn.functional.conv1d(x, weight, bias, padding=widest - 1))  # (B, n * C, L + H - 1)
+        batch, n_windows = maps.shape[0], maps.shape[-1]
+        maps = maps.view(batch, len(widths), -1, n_windows)  # (B, n, C, L')
+        width = torch.tensor(widths, device=x.device)  # (n,)
+        limit = lengths.unsqueeze(1) + width - 1  # (B, n): windows touching a real token (empty rows zeroed below)
+        valid = torch.arange(n_windows, device=x.device) < limit.unsqueeze(-1)  # (B, n, L')
+        pooled = maps.masked_fill(~valid.unsqueeze(2), float("-inf")).amax(dim=-1)  # (B, n, C)
+        return pooled.masked_fill((lengths == 0).view(-1, 1, 1), 0.0).flatten(1)  # (B, n * C)
 
     def forward_with_windows(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """`forward` plus the window that won each pooled feature (-1 for an empty input).

@@ -61,6 +61,16 @@ class TextCNN(nn.Module):
         features = self.features(self.embed(ids), lengths)  # (B, C * n_widths)
         return self.head(features)  # (B, K)
 
+    def set_speed_options(self, *, fused_conv: bool = False, sparse_embeddings: bool = False) -> None:
+        """Speed options that keep the function and the weights (and so the checkpoint) unchanged.
+
+        fused_conv: all filter widths in one convolution; sparse_embeddings: the fine-tuned channel gets
+        sparse gradients, which `textcnn.optim.LazyAdadelta` applies to the batch's rows only.
+        """
+        self.features.fused = fused_conv
+        if self.tuned is not None:
+            self.tuned.sparse = sparse_embeddings
+
     def apply_constraints(self) -> None:
         """Called by the trainer after every optimizer step: Kim's max-norm on the softmax rows."""
         self.head.apply_max_norm()

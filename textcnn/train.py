@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from . import distributed
 from .config import TrainConfig
 from .errors import TextCNNError, TrainingError, TrainingInterrupted
+from .optim import LazyAdadelta
 from .resume import TrainState, load_train_state, save_train_state
 
 log = logging.getLogger(__name__)
@@ -97,10 +98,15 @@ def make_optimizer(module: nn.Module, config: TrainConfig) -> torch.optim.Optimi
     """Adadelta (Kim 2014 §3.1), Adam or SGD with momentum over the trainable parameters only."""
     params = [p for p in module.parameters() if p.requires_grad]
     if config.optimizer == "adadelta":
-        return torch.optim.Adadelta(params, lr=config.learning_rate, rho=config.rho, eps=config.eps)
+        adadelta = LazyAdadelta if _has_sparse_gradients(module) else torch.optim.Adadelta
+        return adadelta(params, lr=config.learning_rate, rho=config.rho, eps=config.eps)
     if config.optimizer == "sgd":
         return torch.optim.SGD(params, lr=config.learning_rate, momentum=config.momentum)
     return torch.optim.Adam(params, lr=config.learning_rate)
+
+
+def _has_sparse_gradients(module: nn.Module) -> bool:
+    return any(isinstance(m, nn.Embedding) and m.sparse and m.weight.requires_grad for m in module.modules())
 
 
 def _apply_constraints(module: nn.Module) -> None:
@@ -155,7 +161,8 @@ def _train_epoch(
         if config.dry_run and step >= config.dry_run_batches:
             break
         batch = batch.to(device)
-        logits = net(*batch.inputs)  # (B, K)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
+            logits = net(*batch.inputs).float()  # (B, K)
         if batch.global_size is None:
             loss = nn.functional.cross_entropy(logits, batch.labels)
             example_loss_sum = loss.detach() * len(batch.index)
@@ -236,8 +243,12 @@ def fit_model(
         save_train_state(resume_dir, module, optimizer, generator, state, None)  # a stop in epoch 1 can resume
     net, shard = module, train
     if world_size > 1:
+        if _has_sparse_gradients(module):
+            raise TextCNNError("sparse embedding gradients (--sparse-embeddings) are not supported under torchrun")
         net = nn.parallel.DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
         shard = distributed.RankSlice(train, rank, world_size)
+    if config.compile:
+        net = torch.compile(net, dynamic=True)  # one graph for every bucket length; max-norm stays eager
     epochs = 1 if config.dry_run else config.epochs
     n_steps = min(len(train), config.dry_run_batches) if config.dry_run else len(train)
     with _StopOnSignal(resume_dir is not None) as stop, tqdm(
