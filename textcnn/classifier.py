@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from gensim.models import KeyedVectors
 
 from . import distributed
 from .batching import TokenBatches
@@ -26,6 +26,9 @@ from .text import TextCNN
 from .tokenizer import Tokenizer, Vocabulary
 from .train import FitResult, fit_model, predict_logits, resolve_device
 
+if TYPE_CHECKING:
+    from gensim.models import KeyedVectors  # gensim takes ~1 s to import; embeddings.py imports it when used
+
 log = logging.getLogger(__name__)
 
 VECTORS_ENV = "TEXTCNN_VECTORS"
@@ -33,6 +36,11 @@ PREDICT_BATCH_SIZE = 256
 # Longer texts are cut to their first MAX_TOKENS tokens: Kim's sentences average about 20 tokens, and the cap
 # bounds the memory one hostile input (a 1 MB line) can take. None = no cap.
 MAX_TOKENS = 1000
+# One thread for small CPU predictions (speed trick, issue #6): a sentence is ~1 ms of work that intra-op threads
+# cannot shorten, but while another process holds a core every parallel op waits for a descheduled worker; on
+# 2 shared cores one sentence took a median 6-68 ms on 2 threads and 1.0-1.4 ms on one (benchmarks/startup.py).
+# Inputs with more tokens than this keep torch's thread count. Off switch: 0.
+ONE_THREAD_MAX_TOKENS = 1000
 
 
 class TextCNNClassifier(CNNClassifierBase):
@@ -217,7 +225,8 @@ class TextCNNClassifier(CNNClassifierBase):
             )
         ids = [self.vocab_.encode(t) for t in tokens]
         batches = TokenBatches(ids, None, PREDICT_BATCH_SIZE, shuffle=False, bucket_by_length=True)
-        logits = predict_logits(self.module_, batches, self.device_)
+        with _one_thread_if_small(sum(map(len, ids)), self.device_):
+            logits = predict_logits(self.module_, batches, self.device_)
         return torch.softmax(logits, dim=1).numpy().astype(np.float64)
 
     def predict_records(self, X: Sequence[str], top_k: int | None = None) -> list[dict[str, Any]]:
@@ -309,6 +318,20 @@ class TextCNNClassifier(CNNClassifierBase):
         clf.device_ = resolve_device(device)
         clf.module_ = module.to(clf.device_).eval()
         return clf
+
+
+@contextmanager
+def _one_thread_if_small(n_tokens: int, device: torch.device) -> Iterator[None]:
+    """Run torch on one intra-op thread while predicting at most ONE_THREAD_MAX_TOKENS tokens on the CPU."""
+    threads = torch.get_num_threads()
+    if device.type != "cpu" or threads == 1 or n_tokens > ONE_THREAD_MAX_TOKENS:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _check_texts(X: Sequence[str]) -> list[str]:

@@ -68,6 +68,43 @@ def _int_list(ctx: click.Context, param: click.Parameter, value: str) -> tuple[i
         raise click.BadParameter(f"expected comma-separated integers like 3,4,5; got {value!r}") from None
 
 
+class _ProcessGroup(click.Group):
+    """The command group. Run as a process (the `textcnn` script, `python cli.py`), it may skip teardown.
+
+    Fast exit (start-up, issue #6): once `predict` has flushed its last line nothing is left to write, yet the
+    interpreter's teardown after importing torch takes ~0.8 s; so the process ends with `os._exit` instead.
+    Only `__call__` (a real process entry point) does this; CliRunner calls `main.main(...)` and exits normally.
+    Off switch: TEXTCNN_FAST_EXIT=0.
+    """
+
+    fast_exit = False  # set by commands that write nothing after they end (predict)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self.main(*args, **kwargs)
+        except SystemExit as done:
+            if self.fast_exit and os.environ.get("TEXTCNN_FAST_EXIT", "1") != "0":
+                _exit_without_teardown(done.code)
+            raise
+
+
+def _allow_fast_exit() -> None:
+    """Let this process skip teardown once the running command ends (see `_ProcessGroup`)."""
+    click.get_current_context().find_root().command.fast_exit = True
+
+
+def _exit_without_teardown(code: Any) -> None:
+    """`os._exit(code)` after flushing stdout and stderr; returns (for a normal exit) if that is not possible."""
+    if not (code is None or isinstance(code, int)):
+        return  # a message to print: let SystemExit do it
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return  # e.g. a closed pipe: the normal exit reports it as usual
+    os._exit(code or 0)
+
+
 _MAIN_EXAMPLES = """
 \b
 Examples:
@@ -78,7 +115,7 @@ Examples:
 """
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=_MAIN_EXAMPLES)
+@click.group(cls=_ProcessGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=_MAIN_EXAMPLES)
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
 def main(quiet: bool) -> None:
     """textcnn: Kim (2014) convolutional networks for sentence classification."""
@@ -188,13 +225,15 @@ Examples:
 def predict(texts: tuple[str, ...], file: Any, model_dir: str, as_json: bool, top_k: int | None, device: str,
             explain: bool, top_ngrams: int, max_tokens: int) -> None:
     """Predict labels for TEXTS (or '-' to read one text per line from stdin)."""
+    _allow_fast_exit()
     from .classifier import TextCNNClassifier
     from .data import read_texts
-    from .explain import format_explanation
 
     inputs = read_texts(texts, file, sys.stdin)
     clf = TextCNNClassifier.load(model_dir, device=device, max_tokens=max_tokens)
     if explain:
+        from .explain import format_explanation  # here: explain.py imports gensim (~1 s)
+
         for text in inputs:
             explanation = clf.explain(text)
             click.echo(json.dumps(explanation, ensure_ascii=False) if as_json

@@ -18,7 +18,6 @@ from typing import IO, Any, Literal
 from urllib.parse import urlparse
 
 import torch
-from sklearn.model_selection import train_test_split
 
 from textcnn.errors import DataError
 from textcnn.files import FILE_FORMATS, Row, TextDataset, _drop_empty, _encode_labels, _read_pairs, load_files
@@ -388,6 +387,8 @@ def split_off_dev(train: TextDataset, fraction: float, seed: int) -> tuple[TextD
     stratify = bool(counts[counts > 0].min() >= 2) and classes <= min(n_dev, len(train) - n_dev)
     if not stratify:
         log.info("split_off_dev: a class is too small to stratify; splitting without stratification")
+    from sklearn.model_selection import train_test_split  # here: scikit-learn takes ~1.2 s to import
+
     indices = list(range(len(train)))
     labels = train.labels if stratify else None
     kept, held = train_test_split(indices, test_size=n_dev, random_state=seed, stratify=labels)

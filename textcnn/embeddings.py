@@ -24,14 +24,16 @@ import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import torch
-from gensim.models import KeyedVectors, Word2Vec
 
 from .checkpoint import atomic_write
 from .errors import ConfigError, DataError, VectorsError
+
+if TYPE_CHECKING:
+    from gensim.models import KeyedVectors  # imported where used: gensim takes ~1 s, and predict never needs it
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,8 @@ def load_vectors(source: str | os.PathLike | KeyedVectors, words: Iterable[str] 
         words: when given, the streaming readers keep only these words and their lowercase forms
             (GloVe is uncased); ``None`` keeps every row. Ignored for ``.kv`` files and downloads.
     """
+    from gensim.models import KeyedVectors
+
     if isinstance(source, KeyedVectors):
         return source
     if isinstance(source, str) and source.startswith(GENSIM_DATA_PREFIX):
@@ -77,6 +81,7 @@ def load_vectors(source: str | os.PathLike | KeyedVectors, words: Iterable[str] 
 
 def _download(name: str) -> KeyedVectors:
     import gensim.downloader  # imported here: only an explicit gensim-data name ever downloads
+    from gensim.models import KeyedVectors
 
     try:
         vectors = gensim.downloader.load(name)
@@ -90,6 +95,8 @@ def _download(name: str) -> KeyedVectors:
 
 
 def _load_native(path: Path) -> KeyedVectors:
+    from gensim.models import KeyedVectors
+
     try:
         vectors = KeyedVectors.load(str(path), mmap="r")
     except Exception as err:  # unpickling a foreign file can raise almost anything
@@ -122,6 +129,8 @@ def _decode_word(raw: bytes) -> str:
 
 
 def _to_keyed_vectors(keys: list[str], rows: list[np.ndarray], dim: int) -> KeyedVectors:
+    from gensim.models import KeyedVectors
+
     vectors = KeyedVectors(vector_size=dim)
     matrix = np.stack(rows) if rows else np.empty((0, dim), dtype=np.float32)
     vectors.add_vectors(keys, matrix)
@@ -356,6 +365,8 @@ def train_word2vec(
     With ``workers=1`` and a fixed ``seed`` two runs give identical vectors; more workers are faster
     but the thread schedule changes the result.
     """
+    from gensim.models import Word2Vec
+
     log.info("no word vectors given: training word2vec (size %d) on %d sentences", dim, len(sentences))
     model = Word2Vec(
         vector_size=dim,
