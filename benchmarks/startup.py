@@ -108,6 +108,7 @@ def main(model_dir: str | None, repeats: int, latency_repeats: int) -> None:
             ("floor: `python -c \"import torch, os; os._exit(0)\"`", measure_torch_import(repeats)),
         ]
     default = f"untrained, default size (non-static, 300-d, 3,4,5 × 100, {DEFAULT_VOCAB} words)"
+    click.echo(f"Command: `python benchmarks/startup.py {' '.join(sys.argv[1:])}`\n")
     click.echo(f"Machine: {_machine()}; shared with other jobs, so quote medians\n")
     click.echo(f"Model: {model_dir or default}\n")
     click.echo("| what | median | min | runs |\n|---|---|---|---|")
