@@ -135,17 +135,73 @@ class TextCNNClassifier(CNNClassifierBase):
         if resume:
             self._rebuild_from(checkpoint_dir)
         else:
-            self.vocab_ = Vocabulary.build(train_tokens, data_cfg.min_freq)
-            distributed.check_same_on_every_rank("vocabulary", "\n".join(self.vocab_.itos))
-            matrix, model_cfg = self._initial_embeddings(model_cfg, train_tokens, train_cfg.seed)
-            torch.manual_seed(train_cfg.seed)  # the conv and linear initialisation: same seed, same model
-            self.module_ = TextCNN(model_cfg, len(self.vocab_), len(self.classes_), matrix)
-            if checkpoint_dir is not None and distributed.is_primary():
-                self._save_files(Path(checkpoint_dir))  # first, so that a resumed run rebuilds this very model
+            self._init_model(model_cfg, Vocabulary.build(train_tokens, data_cfg.min_freq), train_tokens, checkpoint_dir)
+        train_batches = self._batches(train_tokens, train.labels, train_cfg, shuffle=True)
+        return self._fit_module(train_batches, self._dev_batches(dev_set, train_cfg), train_cfg, checkpoint_dir, resume)
+
+    def fit_corpus(
+        self, train_file: str | os.PathLike, dev_file: str | os.PathLike | None = None, *, text_column: str = "text",
+        label_column: str = "label", cache_dir: str | os.PathLike | None = None, num_proc: int | None = None,
+        checkpoint_dir: str | os.PathLike | None = None, resume: bool = False,
+    ) -> TextCNNClassifier:
+        """Train on a .tsv/.csv/.jsonl file larger than memory; model, run directory and resume work as in `fit`.
+
+        The file is tokenised once into a memory-mapped cache (`textcnn.corpus.encode_corpus`, under `cache_dir`,
+        by default `<datasets cache>/textcnn`) and each batch is gathered from it, so no text stays in memory.
+        The classes are the file's labels, named as `load_files` names them. Without `dev_file`, `dev_fraction`
+        of the rows are held out as in `fit`. Pretrained variants need `vectors` (or $TEXTCNN_VECTORS): this
+        path does not train word2vec. `num_proc` tokenises in that many processes. Sets `train_examples_`.
+        """
+        from .corpus import encode_corpus  # imports datasets: only this path pays for it
+
+        model_cfg, data_cfg, train_cfg = self.model_config(), self.data_config(), self.train_config()
+        if model_cfg.uses_vectors and self._vectors_source() is None:
+            raise ConfigError(
+                f"variant {self.variant!r} needs pretrained vectors when training from disk (word2vec is not "
+                f"trained on this path); pass vectors=PATH (--vectors), set ${VECTORS_ENV}, or use variant 'rand'"
+            )
+        self.tokenizer_ = Tokenizer(data_cfg.tokenizer, data_cfg.lowercase)
+        corpus = encode_corpus(
+            train_file, dev_file, tokenizer=self.tokenizer_, min_freq=data_cfg.min_freq, max_tokens=self.max_tokens,
+            dev_fraction=train_cfg.dev_fraction, seed=train_cfg.seed, text_column=text_column,
+            label_column=label_column, cache_dir=cache_dir, num_proc=num_proc, progress=self.progress,
+        )
+        self._set_classes([], corpus.label_names)
+        if resume:
+            self._rebuild_from(checkpoint_dir)
+            if self.vocab_.itos != corpus.vocab.itos:
+                raise DataError(f"the vocabulary of {checkpoint_dir} differs from that of {train_file}; "
+                                "resume with the same file and tokenizer settings")
+        else:
+            self._init_model(model_cfg, corpus.vocab, None, checkpoint_dir)
+        self.train_examples_ = len(corpus.train)
+        train = TokenBatches(corpus.train.ids, corpus.train.labels, train_cfg.batch_size, shuffle=True,
+                             bucket_by_length=train_cfg.bucket_by_length)
+        dev = TokenBatches(corpus.dev.ids, None, train_cfg.batch_size, shuffle=False,
+                           bucket_by_length=train_cfg.bucket_by_length)
+        return self._fit_module(train, (dev, corpus.dev.labels), train_cfg, checkpoint_dir, resume)
+
+    def _init_model(
+        self, model_cfg: TextCNNConfig, vocab: Vocabulary, tokens: list[list[str]] | None,
+        checkpoint_dir: str | os.PathLike | None,
+    ) -> None:
+        """A fresh module over `vocab` (embeddings from vectors, or word2vec trained on `tokens`), saved first."""
+        self.vocab_ = vocab
+        distributed.check_same_on_every_rank("vocabulary", "\n".join(self.vocab_.itos))
+        matrix, model_cfg = self._initial_embeddings(model_cfg, tokens, self.seed)
+        torch.manual_seed(self.seed)  # the conv and linear initialisation: same seed, same model
+        self.module_ = TextCNN(model_cfg, len(self.vocab_), len(self.classes_), matrix)
+        if checkpoint_dir is not None and distributed.is_primary():
+            self._save_files(Path(checkpoint_dir))  # first, so that a resumed run rebuilds this very model
+
+    def _fit_module(
+        self, train: TokenBatches, dev: tuple[TokenBatches, torch.Tensor], train_cfg: TrainConfig,
+        checkpoint_dir: str | os.PathLike | None, resume: bool,
+    ) -> TextCNNClassifier:
+        """Train `module_` with `fit_model`, keeping the resume state in `checkpoint_dir`/resume."""
         self.module_.features.fused = train_cfg.fused_conv
         self.fit_result_: FitResult = fit_model(
-            self.module_, self._batches(train_tokens, train.labels, train_cfg, shuffle=True), train_cfg,
-            dev=self._dev_batches(dev_set, train_cfg), progress=self.progress,
+            self.module_, train, train_cfg, dev=dev, progress=self.progress,
             resume_dir=None if checkpoint_dir is None else Path(checkpoint_dir) / RESUME_DIR, resume=resume,
         )
         self.device_ = next(self.module_.parameters()).device
@@ -163,7 +219,7 @@ class TextCNNClassifier(CNNClassifierBase):
         self.module_ = TextCNN(saved.model_config, len(saved.vocab), len(saved.label_names))
 
     def _initial_embeddings(
-        self, cfg: TextCNNConfig, tokens: list[list[str]], seed: int
+        self, cfg: TextCNNConfig, tokens: list[list[str]] | None, seed: int
     ) -> tuple[torch.Tensor, TextCNNConfig]:
         """The embedding matrix to start from, and the config with the vectors' dimension."""
         vectors = self._resolve_vectors(tokens, seed) if cfg.uses_vectors else None
@@ -175,9 +231,13 @@ class TextCNNClassifier(CNNClassifierBase):
         )
         return matrix, cfg
 
-    def _resolve_vectors(self, tokens: list[list[str]], seed: int) -> KeyedVectors:
+    def _vectors_source(self) -> Any:
+        """`vectors`, else $TEXTCNN_VECTORS, else None (train word2vec)."""
+        return self.vectors if self.vectors is not None else os.environ.get(VECTORS_ENV) or None
+
+    def _resolve_vectors(self, tokens: list[list[str]] | None, seed: int) -> KeyedVectors:
         self.word2vec_ = None
-        source = self.vectors if self.vectors is not None else os.environ.get(VECTORS_ENV) or None
+        source = self._vectors_source()
         if source is not None:
             return load_vectors(source, words=self.vocab_.itos)
         log.info("no --vectors and no $%s: training word2vec on the %d training texts", VECTORS_ENV, len(tokens))
@@ -228,6 +288,21 @@ class TextCNNClassifier(CNNClassifierBase):
         with _one_thread_if_small(sum(map(len, ids)), self.device_):
             logits = predict_logits(self.module_, batches, self.device_)
         return torch.softmax(logits, dim=1).numpy().astype(np.float64)
+
+    def score_file(
+        self, path: str | os.PathLike, *, text_column: str = "text", label_column: str = "label",
+        cache_dir: str | os.PathLike | None = None,
+    ) -> float:
+        """Accuracy on a labelled .tsv/.csv/.jsonl file, read through the on-disk cache as `fit_corpus` reads."""
+        from .corpus import encode_file  # imports datasets: only this path pays for it
+
+        self._check_fitted()
+        split = encode_file(
+            path, self.vocab_, [str(c) for c in self.classes_], tokenizer=self.tokenizer_, max_tokens=self.max_tokens,
+            text_column=text_column, label_column=label_column, cache_dir=cache_dir, progress=self.progress,
+        )
+        batches = TokenBatches(split.ids, None, PREDICT_BATCH_SIZE, shuffle=False, bucket_by_length=True)
+        return (predict_logits(self.module_, batches, self.device_).argmax(dim=1) == split.labels).float().mean().item()
 
     def predict_records(self, X: Sequence[str], top_k: int | None = None) -> list[dict[str, Any]]:
         """One dict per text: text, label, probability, and the `top_k` classes with probabilities."""

@@ -129,6 +129,7 @@ Examples:
   TEXTCNN_DATA=../shared/data textcnn train --dataset sst2 --variant non-static \\
       --vectors ../shared/data/glove/glove.6B.50d.kim7.txt
   textcnn train --train-file reviews.csv --text-column review --label-column stars
+  textcnn train --train-file amazon.tsv --on-disk --variant rand --min-freq 5 --epochs 1
 """
 
 
@@ -139,6 +140,10 @@ Examples:
 @click.option("--test-file", type=click.Path(), help="Test file, scored once with the best-dev model.")
 @click.option("--text-column", default="text", show_default=True)
 @click.option("--label-column", default="label", show_default=True)
+@click.option("--on-disk", is_flag=True,
+              help="For a --train-file larger than memory: tokenise it once into a memory-mapped cache "
+                   "($HF_DATASETS_CACHE/textcnn) and train from there. One model, no --cv/--n-seeds; "
+                   "pretrained variants need --vectors.")
 @click.option("--variant", type=click.Choice(VARIANTS), default="non-static", show_default=True)
 @click.option("--vectors", help="word2vec (.bin/.txt), GloVe .txt, fastText .vec, gensim .kv, or gensim-data:NAME.")
 @click.option("--filter-sizes", default="3,4,5", show_default=True, callback=_int_list, help="Widths from 1..5.")
@@ -183,7 +188,7 @@ def train(**opts: Any) -> None:
         return
     opts.pop("resume_dir")
     source = DataSource(opts.pop("dataset"), opts.pop("train_file"), opts.pop("dev_file"), opts.pop("test_file"),
-                        opts.pop("text_column"), opts.pop("label_column"), opts.pop("phrases"))
+                        opts.pop("text_column"), opts.pop("label_column"), opts.pop("phrases"), opts.pop("on_disk"))
     out, force, cv, n_seeds = opts.pop("out"), opts.pop("force"), opts.pop("cv"), opts.pop("n_seeds")
     opts["max_norm"] = opts["max_norm"] or None
     opts["bucket_by_length"] = not opts.pop("no_bucketing")

@@ -41,6 +41,7 @@ class DataSource:
     text_column: str = "text"
     label_column: str = "label"
     phrases: bool = False  # SST: train on every labelled phrase of the training trees (Kim 2014 §3.1)
+    on_disk: bool = False  # tokenise train_file once into a memory-mapped cache (TextCNNClassifier.fit_corpus)
 
     @property
     def name(self) -> str:
@@ -108,8 +109,12 @@ def train_run(
     """
     if n_seeds < 1:
         raise DataError(f"--n-seeds must be at least 1; got {n_seeds}")
-    splits = source.load()
-    cv = resolve_cv(splits, cv)
+    if source.on_disk:
+        _check_on_disk(source, n_seeds, cv)
+        splits: dict[str, TextDataset] | DataSource = source  # read by fit_and_score_on_disk, never loaded
+    else:
+        splits = source.load()
+        cv = resolve_cv(splits, cv)
     if cv is not None and "all" not in splits:
         log.info("cross-validating over the %s training split only", source.name)
     units = plan_units(range(clf.seed, clf.seed + n_seeds), cv)
@@ -145,6 +150,14 @@ def resume_run(run_dir: str | os.PathLike, progress: bool = False) -> RunSummary
     return train_run(clf, source, run_dir, n_seeds=job["n_seeds"], cv=job["cv"], resume=True)
 
 
+def _check_on_disk(source: DataSource, n_seeds: int, cv: int | None) -> None:
+    """The on-disk path trains one model from --train-file (and optional --dev-file/--test-file)."""
+    if source.dataset or not source.train_file:
+        raise DataError("--on-disk needs --train-file (named datasets are small enough to load into memory)")
+    if n_seeds > 1 or cv is not None:
+        raise DataError("--on-disk trains one model on a fixed split; drop --n-seeds and --cv")
+
+
 def _job_params(clf: TextCNNClassifier) -> dict[str, Any]:
     """The estimator's parameters as JSON (vectors only as a path; progress is the caller's choice)."""
     params = clf.get_params()
@@ -155,7 +168,8 @@ def _job_params(clf: TextCNNClassifier) -> dict[str, Any]:
 
 
 def _train_unit(
-    clf: TextCNNClassifier, splits: dict[str, TextDataset], unit_dir: Path, name: str, resume: bool = False,
+    clf: TextCNNClassifier, splits: dict[str, TextDataset] | DataSource, unit_dir: Path, name: str,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Fit and score one unit (resuming it when it has a resume state), then write its model, metrics and curve."""
     resume_dir = unit_dir / RESUME_DIR
@@ -166,7 +180,8 @@ def _train_unit(
     if primary:
         unit_dir.mkdir(parents=True, exist_ok=True)
     try:
-        metrics = {"dataset": name, **fit_and_score(clf, splits, checkpoint_dir=unit_dir, resume=resume)}
+        fit = fit_and_score_on_disk if isinstance(splits, DataSource) else fit_and_score
+        metrics = {"dataset": name, **fit(clf, splits, checkpoint_dir=unit_dir, resume=resume)}
         if primary:
             clf.save(unit_dir, force=True)
             write_json(unit_dir / METRICS, metrics)
@@ -221,19 +236,36 @@ def fit_and_score(
     start = time.perf_counter()
     clf.fit(train.texts, _names(train), dev=(dev.texts, _names(dev)) if dev else None, label_names=names,
             checkpoint_dir=checkpoint_dir, resume=resume)
+    metrics = _fit_metrics(clf, len(train), start)
+    if test is not None:
+        metrics["test_acc"] = float(clf.score(test.texts, _names(test)))
+    return metrics
+
+
+def fit_and_score_on_disk(
+    clf: TextCNNClassifier, source: DataSource, checkpoint_dir: Path | None = None, resume: bool = False,
+) -> dict[str, Any]:
+    """`fit_and_score` for files streamed through the memory-mapped cache (`TextCNNClassifier.fit_corpus`)."""
+    columns = {"text_column": source.text_column, "label_column": source.label_column}
+    start = time.perf_counter()
+    clf.fit_corpus(source.train_file, source.dev_file, checkpoint_dir=checkpoint_dir, resume=resume, **columns)
+    metrics = _fit_metrics(clf, clf.train_examples_, start)
+    if source.test_file is not None:
+        metrics["test_acc"] = clf.score_file(source.test_file, **columns)
+    return metrics
+
+
+def _fit_metrics(clf: TextCNNClassifier, train_examples: int, start: float) -> dict[str, Any]:
     result = clf.fit_result_
-    metrics: dict[str, Any] = {
+    return {
         "variant": clf.variant,
-        "train_examples": len(train),
+        "train_examples": train_examples,
         "best_epoch": result.best_epoch,
         "best_dev_acc": result.best_dev_acc,
         "train_seconds": round(time.perf_counter() - start, 2),
         "coverage": None if clf.coverage_ is None else vars(clf.coverage_),
         "history": [vars(r) for r in result.history],
     }
-    if test is not None:
-        metrics["test_acc"] = float(clf.score(test.texts, _names(test)))
-    return metrics
 
 
 def _names(split: TextDataset) -> list[str]:
