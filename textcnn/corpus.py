@@ -21,7 +21,6 @@ and each epoch's batch plan (benchmarks/scale.py measures it).
 from __future__ import annotations
 
 import contextlib
-import csv
 import hashlib
 import itertools
 import json
@@ -33,7 +32,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -42,7 +41,7 @@ from torch import Tensor
 
 from .batching import TokenIds
 from .errors import ConfigError, DataError
-from .files import FILE_FORMATS, Row, _column_index, _encode_labels, _is_int, _train_label_names, _tsv_pair
+from .files import FILE_FORMATS, Row, _csv_rows, _encode_labels, _is_int, _jsonl_rows, _train_label_names, _tsv_rows
 from .tokenizer import PAD, UNK, Tokenizer, Vocabulary
 
 log = logging.getLogger(__name__)
@@ -186,61 +185,6 @@ def _rows(path: Path, text_column: str, label_column: str) -> Iterator[tuple[str
         raise DataError(f"{path} has no rows with text and a label; check the file and its columns")
     if kept < seen:
         log.info("dropped %d of %d rows with empty text from %s", seen - kept, seen, path)
-
-
-def _tsv_rows(path: Path, f: IO[str], text_column: str, label_column: str) -> Iterator[Row]:
-    """`label<TAB>text` lines, or a header row naming the columns (textcnn.files._read_tsv's rule)."""
-    lines = ((n, raw.rstrip("\n").rstrip("\r")) for n, raw in enumerate(f, start=1))
-    lines = ((n, line) for n, line in lines if line.strip())
-    first = next(lines, None)
-    if first is None:
-        return
-    header = first[1].split("\t")
-    if text_column not in header and label_column not in header:
-        yield _tsv_pair(path, *first)
-        yield from (_tsv_pair(path, n, line) for n, line in lines)
-        return
-    text_at = _column_index(path, header, text_column, label_column, "--text-column")
-    label_at = _column_index(path, header, label_column, text_column, "--label-column")
-    for n, line in lines:
-        fields = line.split("\t")
-        if len(fields) != len(header):
-            raise DataError(
-                f"{path} line {n} has {len(fields)} tab-separated fields but the header has {len(header)}; "
-                "remove tabs from the text or fix the row"
-            )
-        yield n, fields[text_at], fields[label_at]
-
-
-def _csv_rows(path: Path, f: IO[str], text_column: str, label_column: str) -> Iterator[Row]:
-    reader = csv.DictReader(f)
-    columns = list(reader.fieldnames or [])
-    _column_index(path, columns, text_column, label_column, "--text-column")
-    _column_index(path, columns, label_column, text_column, "--label-column")
-    for row in reader:
-        if None in row or None in row.values():  # DictReader's markers for extra and for missing fields
-            found = len(columns) + len(row.get(None, ())) - sum(v is None for v in row.values())
-            raise DataError(
-                f"{path} line {reader.line_num} has {found} comma-separated fields but the header has "
-                f"{len(columns)}; quote text that contains commas (\"like, this\") or fix the row"
-            )
-        yield reader.line_num, row[text_column] or "", row[label_column]
-
-
-def _jsonl_rows(path: Path, f: IO[str], text_column: str, label_column: str) -> Iterator[Row]:
-    for n, line in enumerate(f, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{path} line {n} is not valid JSON ({err.msg}); fix or remove the line") from err
-        if not isinstance(record, dict):
-            kind = type(record).__name__
-            raise DataError(f"{path} line {n} is a JSON {kind}, not an object; write one object per line")
-        _column_index(path, list(record), text_column, label_column, "--text-column")
-        _column_index(path, list(record), label_column, text_column, "--label-column")
-        yield n, str(record[text_column] or ""), record[label_column]
 
 
 # ---------------------------------------------------------------- labels and the dev split

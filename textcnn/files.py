@@ -11,10 +11,10 @@ import json
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from textcnn.errors import DataError
 
@@ -176,24 +176,7 @@ def _nonblank_lines(content: str) -> list[tuple[int, str]]:
 
 
 def _read_tsv(path: Path, content: str, text_column: str, label_column: str) -> list[Row]:
-    lines = _nonblank_lines(content)
-    if not lines:
-        return []
-    header = lines[0][1].split("\t")
-    if text_column not in header and label_column not in header:
-        return [_tsv_pair(path, n, line) for n, line in lines]
-    text_at = _column_index(path, header, text_column, label_column, "--text-column")
-    label_at = _column_index(path, header, label_column, text_column, "--label-column")
-    rows = []
-    for n, line in lines[1:]:
-        fields = line.split("\t")
-        if len(fields) != len(header):
-            raise DataError(
-                f"{path} line {n} has {len(fields)} tab-separated fields but the header has {len(header)}; "
-                "remove tabs from the text or fix the row"
-            )
-        rows.append((n, fields[text_at], fields[label_at]))
-    return rows
+    return list(_tsv_rows(path, io.StringIO(content, newline="\n"), text_column, label_column))
 
 
 def _tsv_pair(path: Path, n: int, line: str) -> Row:
@@ -215,11 +198,45 @@ def _column_index(path: Path, columns: list[str], wanted: str, other: str, flag:
 
 
 def _read_csv(path: Path, content: str, text_column: str, label_column: str) -> list[Row]:
-    reader = csv.DictReader(io.StringIO(content, newline=""))
+    return list(_csv_rows(path, io.StringIO(content, newline=""), text_column, label_column))
+
+
+def _read_jsonl(path: Path, content: str, text_column: str, label_column: str) -> list[Row]:
+    return list(_jsonl_rows(path, io.StringIO(content, newline="\n"), text_column, label_column))
+
+
+# streaming readers: (line, text, raw label) one row at a time from a text stream (also used by textcnn.corpus)
+
+
+def _tsv_rows(path: Path, f: IO[str], text_column: str, label_column: str) -> Iterator[Row]:
+    """`label<TAB>text` lines, or a header row naming the columns (textcnn.files._read_tsv's rule)."""
+    lines = ((n, raw.rstrip("\n").rstrip("\r")) for n, raw in enumerate(f, start=1))
+    lines = ((n, line) for n, line in lines if line.strip())
+    first = next(lines, None)
+    if first is None:
+        return
+    header = first[1].split("\t")
+    if text_column not in header and label_column not in header:
+        yield _tsv_pair(path, *first)
+        yield from (_tsv_pair(path, n, line) for n, line in lines)
+        return
+    text_at = _column_index(path, header, text_column, label_column, "--text-column")
+    label_at = _column_index(path, header, label_column, text_column, "--label-column")
+    for n, line in lines:
+        fields = line.split("\t")
+        if len(fields) != len(header):
+            raise DataError(
+                f"{path} line {n} has {len(fields)} tab-separated fields but the header has {len(header)}; "
+                "remove tabs from the text or fix the row"
+            )
+        yield n, fields[text_at], fields[label_at]
+
+
+def _csv_rows(path: Path, f: IO[str], text_column: str, label_column: str) -> Iterator[Row]:
+    reader = csv.DictReader(f)
     columns = list(reader.fieldnames or [])
     _column_index(path, columns, text_column, label_column, "--text-column")
     _column_index(path, columns, label_column, text_column, "--label-column")
-    rows = []
     for row in reader:
         if None in row or None in row.values():  # DictReader's markers for extra and for missing fields
             found = len(columns) + len(row.get(None, ())) - sum(v is None for v in row.values())
@@ -227,13 +244,11 @@ def _read_csv(path: Path, content: str, text_column: str, label_column: str) -> 
                 f"{path} line {reader.line_num} has {found} comma-separated fields but the header has "
                 f"{len(columns)}; quote text that contains commas (\"like, this\") or fix the row"
             )
-        rows.append((reader.line_num, row[text_column] or "", row[label_column]))
-    return rows
+        yield reader.line_num, row[text_column] or "", row[label_column]
 
 
-def _read_jsonl(path: Path, content: str, text_column: str, label_column: str) -> list[Row]:
-    rows = []
-    for n, line in enumerate(content.split("\n"), start=1):
+def _jsonl_rows(path: Path, f: IO[str], text_column: str, label_column: str) -> Iterator[Row]:
+    for n, line in enumerate(f, start=1):
         if not line.strip():
             continue
         try:
@@ -245,5 +260,4 @@ def _read_jsonl(path: Path, content: str, text_column: str, label_column: str) -
             raise DataError(f"{path} line {n} is a JSON {kind}, not an object; write one object per line")
         _column_index(path, list(record), text_column, label_column, "--text-column")
         _column_index(path, list(record), label_column, text_column, "--label-column")
-        rows.append((n, str(record[text_column] or ""), record[label_column]))
-    return rows
+        yield n, str(record[text_column] or ""), record[label_column]
