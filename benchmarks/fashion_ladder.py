@@ -2,16 +2,16 @@
 
 Rungs: (1) the MNIST model, SGD, 5 epochs; (2) the wider model (conv 7×7×64 'same' → pool → conv
 3×3×128 'same' → pool → dense 64 → 10), SGD; (3) the same with Adam; (4) plus batch-norm and dropout;
-(5) plus more epochs with early stopping. The material's rung 5 also uses a learning-rate schedule;
-`fit_model` has none (and `train.py` is not changed for a benchmark), so rung 5 here is "more epochs +
-early stopping (patience)" and the table says so.
+(5) plus more epochs with the material's two callbacks: a learning-rate schedule (the trainer's
+`lr_schedule="plateau"`, torch's ReduceLROnPlateau on dev accuracy, like Keras's callback) and early stopping
+(`patience`). The lr is cut before training gives up (--lr-patience below --patience).
 
 Each finished rung is written at once to benchmarks/results/fashion_ladder/<rung>-seed<k>.json (under
 limit<N>/ with --limit) and skipped on the next run. The table (rungs not yet run show "pending")
 goes to benchmarks/results/fashion_ladder.md.
 
     python benchmarks/fashion_ladder.py --rungs 1            # one rung
-    python benchmarks/fashion_ladder.py --rungs all --epochs 5 --long-epochs 30 --patience 5
+    python benchmarks/fashion_ladder.py --rungs all --epochs 5 --long-epochs 30 --patience 5 --lr-patience 2
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ ADAM_LR = 1e-3  # Kingma & Ba 2015 default
 
 @dataclass(frozen=True)
 class Rung:
-    """One rung: a MODELS entry, its optimizer, whether it trains longer with early stopping, the material's %."""
+    """One rung: a MODELS entry, its optimizer, whether it trains long (plateau LR, early stop), the material's %."""
 
     name: str
     description: str
@@ -62,8 +62,8 @@ RUNGS = (
     Rung("2-wide-cnn-sgd", "wider model, SGD", "wide-cnn", "sgd", False, 86.28),
     Rung("3-wide-cnn-adam", "wider model, Adam", "wide-cnn", "adam", False, 90.99),
     Rung("4-wide-cnn-bn-adam", "+ batch-norm, dropout 0.5", "wide-cnn-bn", "adam", False, 92.56),
-    Rung("5-wide-cnn-bn-adam-long", "+ more epochs, early stopping (no LR schedule)", "wide-cnn-bn", "adam", True,
-         94.54),
+    Rung("5-wide-cnn-bn-adam-plateau", "+ more epochs, LR schedule (plateau), early stopping", "wide-cnn-bn", "adam",
+         True, 94.54),
 )
 
 
@@ -73,6 +73,7 @@ def classifier(rung: Rung, args: argparse.Namespace) -> ImageCNNClassifier:
         model=rung.model, optimizer=rung.optimizer, lr=SGD_LR if sgd else ADAM_LR,
         momentum=SGD_MOMENTUM if sgd else 0.9, batch_size=BATCH_SIZE,
         epochs=args.long_epochs if rung.long else args.epochs, patience=args.patience if rung.long else None,
+        lr_schedule="plateau" if rung.long else "none", lr_factor=args.lr_factor, lr_patience=args.lr_patience,
         seed=args.seed, device=args.device,
     )
 
@@ -80,7 +81,8 @@ def classifier(rung: Rung, args: argparse.Namespace) -> ImageCNNClassifier:
 def table(args: argparse.Namespace, cells: Path) -> str:
     threads = f" --threads {args.threads}" if args.threads else ""
     limit = f"the first {args.limit:,} training images (--limit)" if args.limit else "all 60,000 training images"
-    options = (f"--rungs all --epochs {args.epochs} --long-epochs {args.long_epochs} --patience {args.patience}"
+    options = (f"--rungs all --epochs {args.epochs} --long-epochs {args.long_epochs} --patience {args.patience} "
+               f"--lr-patience {args.lr_patience} --lr-factor {args.lr_factor}"
                + (f" --limit {args.limit}" if args.limit else "") + threads)
     lines = [
         "# Fashion-MNIST ladder (course material), reproduced",
@@ -89,8 +91,9 @@ def table(args: argparse.Namespace, cells: Path) -> str:
         f"Protocol: {limit}, 10% of them held out as dev (the best-dev epoch's weights are kept); test = the "
         f"10,000 Fashion-MNIST test images; batch {BATCH_SIZE}. SGD = lr {SGD_LR}, no momentum (Keras's "
         f"`optimizer='sgd'` defaults, assumed); Adam lr {ADAM_LR}. Rungs 1-4: {args.epochs} epochs. Rung 5: up to "
-        f"{args.long_epochs} epochs with early stopping (patience {args.patience}); **the material's learning-rate "
-        "schedule is not implemented** (the trainer has none).  ",
+        f"{args.long_epochs} epochs; the lr is multiplied by {args.lr_factor} after {args.lr_patience} epochs without "
+        f"a better dev score (`lr_schedule='plateau'`: torch's ReduceLROnPlateau, as Keras's callback) and training "
+        f"stops after {args.patience} (early stopping).  ",
         f"Hardware: {describe_machine()}; CPU shared with another job, so wall times are indicative only.  ",
         "Seeds: n per rung below (std shown when n > 1).",
         "",
@@ -112,6 +115,10 @@ def main() -> None:
     parser.add_argument("--long-epochs", type=int, default=30, help="most epochs of rung 5")
     parser.add_argument("--patience", type=int, default=5, help="rung 5 stops after this many epochs without a "
                         "better dev score")
+    parser.add_argument("--lr-patience", type=int, default=2, help="rung 5 cuts the lr after this many epochs "
+                        "without a better dev score (below --patience, so the cut comes before the stop)")
+    parser.add_argument("--lr-factor", type=float, default=0.5, help="rung 5's lr cut: lr *= this (Géron, "
+                        "Hands-On ML ch. 11, ReduceLROnPlateau(factor=0.5))")
     add_common_args(parser)
     parser.add_argument("--table-only", action="store_true", help="only rebuild the table from finished rungs")
     args = parse_common(parser)

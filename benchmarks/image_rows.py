@@ -61,6 +61,7 @@ def run_row(path: Path, clf: ImageCNNClassifier, splits: Splits | Callable[[], S
     metrics = {
         **extra, "model": clf.model, "optimizer": clf.optimizer, "lr": clf.lr, "momentum": clf.momentum,
         "batch_size": clf.batch_size, "max_epochs": clf.epochs, "patience": clf.patience, "seed": clf.seed,
+        "lr_schedule": clf.lr_schedule, "lr_factor": clf.lr_factor, "lr_patience": clf.lr_patience,
         "epochs_run": len(result.history), "best_epoch": result.best_epoch, "best_dev_acc": result.best_dev_acc,
         "train_images": len(train), "parameters": model_parameters(clf.model),
         "test_acc": float(clf.score(test.images, names[test.labels])), "train_seconds": round(seconds, 1),

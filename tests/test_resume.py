@@ -94,3 +94,24 @@ def test_resuming_a_finished_or_foreign_directory_is_refused(uninterrupted: Path
         result = CliRunner().invoke(main, ["-q", "train", "--resume", str(target)])
         assert result.exit_code == 2 and message in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+
+def _lrs(run: Path) -> list[float]:
+    return [h["lr"] for h in json.loads((run / "metrics.json").read_text())["history"]]
+
+
+# plateau at lr 0.003: dev stays level, so the cut after epoch 3 needs the bad-epoch count saved after epoch 2
+@pytest.mark.parametrize("schedule", [["--lr-schedule", "cosine"],
+                                      ["--lr", "0.003", "--lr-schedule", "plateau", "--lr-patience", "2"]])
+def test_a_learning_rate_schedule_resumes_bit_identical(schedule: list[str], tmp_path: Path) -> None:
+    straight = textcnn(["-q", "train", *ARGS, *schedule, "--out", "straight"], tmp_path)
+    assert straight.returncode == 0, straight.stderr
+    assert _lrs(tmp_path / "straight")[3] < _lrs(tmp_path / "straight")[2]  # the schedule acts after the kill point
+
+    killed = textcnn(["-q", "train", *ARGS, *schedule, "--out", "run"], tmp_path, KILL_WHILE_COMMITTING_EPOCH_3)
+    assert killed.returncode == -9
+    resumed = textcnn(["-q", "train", "--resume", "run"], tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same_run(tmp_path / "straight", tmp_path / "run")
+    assert _lrs(tmp_path / "run") == _lrs(tmp_path / "straight")

@@ -193,3 +193,66 @@ def test_sparse_embeddings_need_adadelta():
 
     with pytest.raises(ConfigError, match="adadelta"):
         TrainConfig(optimizer="adam", sparse_embeddings=True)
+
+
+
+# ---- learning-rate schedules ----
+def _flat_dev(n: int = 60) -> tuple[TensorBatches, torch.Tensor]:
+    """All-zero dev inputs with balanced labels: a linear model scores exactly 0.5 every epoch (no improvement)."""
+    y = torch.arange(n) % 2
+    return TensorBatches(torch.zeros(n, 2), y), y
+
+
+def _lrs(**schedule) -> list[float]:
+    x, y = _blobs()
+    config = TrainConfig(epochs=7, optimizer="sgd", lr=0.1, device="cpu", **schedule)
+    return [r.lr for r in fit_model(nn.Linear(2, 2), TensorBatches(x, y), config, dev=_flat_dev()).history]
+
+
+def test_plateau_halves_the_lr_after_patience_epochs_without_dev_improvement():
+    # epoch 1 sets the best dev score; epochs 2-3 do not beat it → cut; the count restarts: 4-5 → cut again
+    assert _lrs(lr_schedule="plateau", lr_factor=0.5, lr_patience=2) == pytest.approx(
+        [0.1, 0.1, 0.1, 0.05, 0.05, 0.025, 0.025])
+
+
+def test_plateau_keeps_the_lr_while_dev_improves():
+    x, y = _blobs()
+    config = TrainConfig(epochs=6, optimizer="sgd", lr=0.1, device="cpu", lr_schedule="plateau", lr_patience=1)
+    torch.manual_seed(0)
+    result = fit_model(nn.Linear(2, 2), TensorBatches(x, y), config, dev=(TensorBatches(x, y), y))
+    dev = [r.dev_acc for r in result.history]
+    assert dev[0] < dev[1] < dev[2] == dev[3] == dev[4]  # better for 3 epochs, then level
+    assert [r.lr for r in result.history] == pytest.approx([0.1] * 4 + [0.05, 0.025])  # cuts after epochs 4 and 5
+
+
+def test_no_schedule_leaves_the_lr_unchanged():
+    assert _lrs() == [0.1] * 7
+    assert _lrs(lr_schedule="none", lr_patience=1) == [0.1] * 7
+
+
+def test_cosine_schedule_anneals_over_the_epochs():
+    import math
+
+    assert _lrs(lr_schedule="cosine") == pytest.approx([0.05 * (1 + math.cos(math.pi * k / 7)) for k in range(7)])
+
+
+def test_plateau_without_a_dev_set_is_a_config_error():
+    from textcnn.errors import ConfigError
+
+    x, y = _blobs()
+    with pytest.raises(ConfigError, match="plateau.*no dev set"):
+        fit_model(nn.Linear(2, 2), TensorBatches(x, y), TrainConfig(epochs=1, device="cpu", lr_schedule="plateau"))
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("lr_schedule", "step", "lr_schedule must be one of none, plateau, cosine; got 'step'"),
+    ("lr_factor", 1.0, r"lr_factor must be in \(0, 1\)"),
+    ("lr_factor", 0.0, r"lr_factor must be in \(0, 1\)"),
+    ("lr_patience", 0, "lr_patience must be a whole number of epochs ≥ 1; got 0"),
+    ("lr_patience", 2.5, "lr_patience must be a whole number"),
+])
+def test_bad_lr_schedule_settings_are_config_errors(field, value, message):
+    from textcnn.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(**{field: value})

@@ -55,8 +55,9 @@ class TextCNNClassifier(CNNClassifierBase):
         dropout: float = 0.5, max_norm: float | None = 3.0, embedding_dim: int = 300, vectors: Any = None,
         oov_init: str = "uniform", tokenizer: str = "unicode", lowercase: bool = True, min_freq: int = 1,
         optimizer: str = "adadelta", lr: float | None = None, batch_size: int = 50, epochs: int = 25,
-        patience: int | None = None, dev_fraction: float = 0.1, seed: int = 0, device: str = "auto",
-        deterministic: bool = False, bucket_by_length: bool = True, dry_run: bool = False, progress: bool = False,
+        patience: int | None = None, lr_schedule: str = "none", lr_factor: float = 0.5, lr_patience: int = 5,
+        dev_fraction: float = 0.1, seed: int = 0, device: str = "auto", deterministic: bool = False,
+        bucket_by_length: bool = True, dry_run: bool = False, progress: bool = False,
         max_tokens: int | None = MAX_TOKENS, fused_conv: bool = False, bf16: bool = False, compile: bool = False,
     ) -> None:
         self.variant = variant
@@ -75,6 +76,9 @@ class TextCNNClassifier(CNNClassifierBase):
         self.batch_size = batch_size
         self.epochs = epochs
         self.patience = patience
+        self.lr_schedule = lr_schedule
+        self.lr_factor = lr_factor
+        self.lr_patience = lr_patience
         self.dev_fraction = dev_fraction
         self.seed = seed
         self.device = device
@@ -103,7 +107,8 @@ class TextCNNClassifier(CNNClassifierBase):
         """Optimisation settings."""
         return TrainConfig(
             optimizer=self.optimizer, lr=self.lr, batch_size=self.batch_size, epochs=self.epochs,
-            patience=self.patience, dev_fraction=self.dev_fraction, seed=self.seed, device=self.device,
+            patience=self.patience, lr_schedule=self.lr_schedule, lr_factor=self.lr_factor,
+            lr_patience=self.lr_patience, dev_fraction=self.dev_fraction, seed=self.seed, device=self.device,
             deterministic=self.deterministic, bucket_by_length=self.bucket_by_length, dry_run=self.dry_run,
             fused_conv=self.fused_conv, bf16=self.bf16, compile=self.compile,
         )
@@ -382,7 +387,8 @@ class TextCNNClassifier(CNNClassifierBase):
             variant=m.variant, filter_sizes=m.filter_sizes, n_filters=m.n_filters, dropout=m.dropout,
             max_norm=m.max_norm, embedding_dim=m.embedding_dim, tokenizer=d.tokenizer, lowercase=d.lowercase,
             min_freq=d.min_freq, optimizer=t.optimizer, lr=t.lr, batch_size=t.batch_size, epochs=t.epochs,
-            patience=t.patience, dev_fraction=t.dev_fraction, seed=t.seed, device=device,
+            patience=t.patience, lr_schedule=t.lr_schedule, lr_factor=t.lr_factor, lr_patience=t.lr_patience,
+            dev_fraction=t.dev_fraction, seed=t.seed, device=device,
             deterministic=t.deterministic, bucket_by_length=t.bucket_by_length, max_tokens=max_tokens,
         )
         clf.tokenizer_ = Tokenizer(d.tokenizer, d.lowercase)

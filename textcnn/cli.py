@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from .config import DEVICES, OPTIMIZERS, TOKENIZERS, VARIANTS
+from .config import DEVICES, LR_SCHEDULES, OPTIMIZERS, TOKENIZERS, VARIANTS
 from .errors import TextCNNError
 
 DEFAULT_MODEL = "runs/latest"
@@ -88,6 +88,20 @@ class _ProcessGroup(click.Group):
             raise
 
 
+def _lr_schedule_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--lr-schedule, --lr-factor, --lr-patience (TrainConfig's fields of the same names), shared by both trainers."""
+    for option in reversed((
+        click.option("--lr-schedule", type=click.Choice(LR_SCHEDULES), default="none", show_default=True,
+                     help="Per epoch. plateau: lr *= --lr-factor after --lr-patience epochs without a better dev "
+                          "score (Keras's ReduceLROnPlateau); cosine: anneal to 0 over --epochs."),
+        click.option("--lr-factor", default=0.5, show_default=True, help="Plateau schedule: lr *= this factor."),
+        click.option("--lr-patience", default=5, show_default=True,
+                     help="Plateau schedule: epochs without a better dev score before a cut."),
+    )):
+        command = option(command)
+    return command
+
+
 def _allow_fast_exit() -> None:
     """Let this process skip teardown once the running command ends (see `_ProcessGroup`)."""
     click.get_current_context().find_root().command.fast_exit = True
@@ -159,6 +173,7 @@ Examples:
 @click.option("--epochs", default=25, show_default=True)
 @click.option("--batch-size", default=50, show_default=True)
 @click.option("--patience", type=int, help="Stop after this many epochs without a better dev score.")
+@_lr_schedule_options
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--deterministic", is_flag=True, help="Deterministic kernels, one thread.")
@@ -350,6 +365,7 @@ Examples:
 @click.option("--epochs", default=60, show_default=True)
 @click.option("--batch-size", default=16, show_default=True)
 @click.option("--patience", type=int, help="Stop after this many epochs without a better dev score.")
+@_lr_schedule_options
 @click.option("--augment", is_flag=True, help="Random flips and crops (padding 4) of the training images.")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
 @click.option("--seed", default=0, show_default=True)

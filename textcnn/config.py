@@ -13,6 +13,7 @@ VARIANTS: tuple[str, ...] = ("rand", "static", "non-static", "multichannel")
 TOKENIZERS: tuple[str, ...] = ("kim", "kim-sst", "unicode")
 OPTIMIZERS: tuple[str, ...] = ("adadelta", "adam", "sgd")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+LR_SCHEDULES: tuple[str, ...] = ("none", "plateau", "cosine")
 MAX_FILTER_SIZE = 5  # widths 1..5 are supported (Kim uses 3,4,5)
 
 
@@ -83,6 +84,11 @@ class TrainConfig:
     batch_size: int = 50  # Kim 2014 §3.1, mini-batch size
     epochs: int = 25  # Kim's released code, n_epochs
     patience: int | None = None  # stop after this many epochs without a better dev score; None = all epochs
+    # learning-rate schedule, stepped once per epoch (torch.optim.lr_scheduler): "none"; "plateau" =
+    # ReduceLROnPlateau on dev accuracy, like Keras's callback; "cosine" = CosineAnnealingLR over `epochs`
+    lr_schedule: str = "none"
+    lr_factor: float = 0.5  # plateau: lr *= factor (Géron, Hands-On ML ch. 11, performance scheduling)
+    lr_patience: int = 5  # plateau: cut after this many epochs without a better dev score (same source)
     dev_fraction: float = 0.1  # Kim 2014 §3.1: 10% of train held out when there is no dev set
     seed: int = 0
     device: str = "auto"
@@ -105,6 +111,12 @@ class TrainConfig:
             _check_positive("lr", self.lr)
         if self.patience is not None:
             _check_positive("patience", self.patience)
+        _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        if not 0.0 < self.lr_factor < 1.0:
+            raise ConfigError(f"lr_factor must be in (0, 1): the plateau schedule multiplies the lr by it; "
+                              f"got {self.lr_factor!r}")
+        if isinstance(self.lr_patience, bool) or not isinstance(self.lr_patience, int) or self.lr_patience < 1:
+            raise ConfigError(f"lr_patience must be a whole number of epochs ≥ 1; got {self.lr_patience!r}")
         if self.sparse_embeddings and self.optimizer != "adadelta":
             raise ConfigError(f"sparse_embeddings needs the adadelta optimizer; got {self.optimizer!r}")
         if not 0.0 < self.dev_fraction < 1.0:
@@ -141,6 +153,7 @@ def config_to_dict(config: Any) -> dict[str, Any]:
 
 
 __all__ = [
+    "LR_SCHEDULES",
     "PRESETS",
     "VARIANTS",
     "DataConfig",

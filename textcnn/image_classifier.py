@@ -61,9 +61,9 @@ class ImageCNNClassifier(CNNClassifierBase):
 
     def __init__(
         self, *, model: str = "digits-cnn", optimizer: str = "adam", lr: float | None = None, momentum: float = 0.9,
-        batch_size: int = 16, epochs: int = 60, patience: int | None = None, dev_fraction: float = 0.1,
-        augment: bool = False, seed: int = 0, device: str = "auto", deterministic: bool = False,
-        dry_run: bool = False, progress: bool = False,
+        batch_size: int = 16, epochs: int = 60, patience: int | None = None, lr_schedule: str = "none",
+        lr_factor: float = 0.5, lr_patience: int = 5, dev_fraction: float = 0.1, augment: bool = False, seed: int = 0,
+        device: str = "auto", deterministic: bool = False, dry_run: bool = False, progress: bool = False,
     ) -> None:
         self.model = model
         self.optimizer = optimizer
@@ -72,6 +72,9 @@ class ImageCNNClassifier(CNNClassifierBase):
         self.batch_size = batch_size
         self.epochs = epochs
         self.patience = patience
+        self.lr_schedule = lr_schedule
+        self.lr_factor = lr_factor
+        self.lr_patience = lr_patience
         self.dev_fraction = dev_fraction
         self.augment = augment
         self.seed = seed
@@ -88,8 +91,9 @@ class ImageCNNClassifier(CNNClassifierBase):
         """Optimisation settings (the text trainer's own config)."""
         return TrainConfig(
             optimizer=self.optimizer, lr=self.lr, momentum=self.momentum, batch_size=self.batch_size,
-            epochs=self.epochs, patience=self.patience, dev_fraction=self.dev_fraction, seed=self.seed,
-            device=self.device, deterministic=self.deterministic, dry_run=self.dry_run,
+            epochs=self.epochs, patience=self.patience, lr_schedule=self.lr_schedule, lr_factor=self.lr_factor,
+            lr_patience=self.lr_patience, dev_fraction=self.dev_fraction, seed=self.seed, device=self.device,
+            deterministic=self.deterministic, dry_run=self.dry_run,
         )
 
     # ---- training ----
@@ -167,8 +171,9 @@ class ImageCNNClassifier(CNNClassifierBase):
         if not isinstance(labels, list) or len(labels) < 2:
             raise CheckpointError(f"{run_dir / LABELS} must list at least two label names")
         clf = cls(model=model_cfg.model, optimizer=t.optimizer, lr=t.lr, momentum=t.momentum,
-                  batch_size=t.batch_size, epochs=t.epochs, patience=t.patience, dev_fraction=t.dev_fraction,
-                  seed=t.seed, device=device, deterministic=t.deterministic)
+                  batch_size=t.batch_size, epochs=t.epochs, patience=t.patience, lr_schedule=t.lr_schedule,
+                  lr_factor=t.lr_factor, lr_patience=t.lr_patience, dev_fraction=t.dev_fraction, seed=t.seed,
+                  device=device, deterministic=t.deterministic)
         clf.config_, clf.classes_ = model_cfg, np.asarray(labels)
         module = build_model(model_cfg, len(labels))
         load_weights_into(module, load_weights(run_dir), str(run_dir))

@@ -2,8 +2,9 @@
 
 `resume/state.json` is the commit point: it names the folder `resume/epoch-NNNN/` that holds the last-epoch
 weights (`last.safetensors`), the best-dev weights so far (`best.safetensors`), the optimizer state
-(`optimizer.pt`) and the RNG states (`rng.pt`). The `.pt` files hold only tensors, numbers and dicts
-(`torch.save` of `optimizer.state_dict()` and RNG byte tensors) and are read with `weights_only=True`.
+(`optimizer.pt`), the learning-rate schedule's state when there is one (`scheduler.pt`) and the RNG states
+(`rng.pt`). The `.pt` files hold only tensors, numbers, strings and dicts (`torch.save` of the optimizer's
+and scheduler's `state_dict()` and RNG byte tensors) and are read with `weights_only=True`.
 A crash while saving leaves the previous state.json, and so the previous epoch, in force.
 """
 
@@ -21,6 +22,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
+from torch.optim.lr_scheduler import LRScheduler
 
 from .checkpoint import atomic_write, load_weights_into, read_json, write_json
 from .errors import CheckpointError
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 
 RESUME_DIR, STATE = "resume", "state.json"
 LAST, BEST, OPTIMIZER, RNG = "last.safetensors", "best.safetensors", "optimizer.pt", "rng.pt"
+SCHEDULER = "scheduler.pt"
 RESUME_FORMAT = 1
 
 
@@ -50,7 +53,7 @@ def has_train_state(folder: Path) -> bool:
 
 def save_train_state(
     folder: Path, module: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator,
-    state: TrainState, best_weights: dict[str, Tensor] | None,
+    state: TrainState, best_weights: dict[str, Tensor] | None, scheduler: LRScheduler | None = None,
 ) -> None:
     """Write the state after `state.epoch` epochs into a fresh epoch folder, then commit it in state.json."""
     folder = Path(folder)
@@ -61,6 +64,8 @@ def save_train_state(
     if best_weights is not None:
         _save_tensors(epoch_dir / BEST, best_weights)
     atomic_write(epoch_dir / OPTIMIZER, lambda tmp: torch.save(optimizer.state_dict(), tmp))
+    if scheduler is not None:
+        atomic_write(epoch_dir / SCHEDULER, lambda tmp: torch.save(scheduler.state_dict(), tmp))
     rng = {"generator": generator.get_state(), "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         rng["cuda"] = torch.cuda.get_rng_state_all()
@@ -78,8 +83,9 @@ def save_train_state(
 
 def load_train_state(
     folder: Path, module: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator,
+    scheduler: LRScheduler | None = None,
 ) -> tuple[TrainState, dict[str, Tensor] | None]:
-    """Restore weights, optimizer and RNG states in place; return the progress and the best weights so far."""
+    """Restore weights, optimizer, LR schedule and RNG states in place; return the progress and best weights."""
     folder = Path(folder)
     saved = read_json(folder / STATE)
     if not isinstance(saved, dict) or saved.get("format_version") != RESUME_FORMAT:
@@ -90,8 +96,10 @@ def load_train_state(
     try:
         optimizer.load_state_dict(torch.load(epoch_dir / OPTIMIZER, weights_only=True, map_location="cpu"))
         rng = torch.load(epoch_dir / RNG, weights_only=True)
+        if scheduler is not None:
+            scheduler.load_state_dict(_load_scheduler_state(epoch_dir))
     except (OSError, RuntimeError, ValueError, KeyError) as err:
-        raise CheckpointError(f"the optimizer or RNG state in {epoch_dir} cannot be read: {err}") from err
+        raise CheckpointError(f"the optimizer, LR schedule or RNG state in {epoch_dir} cannot be read: {err}") from err
     generator.set_state(rng["generator"])
     torch.set_rng_state(rng["torch"])
     if "cuda" in rng and torch.cuda.is_available():
@@ -102,6 +110,13 @@ def load_train_state(
     np.random.set_state((name, np.asarray(keys, dtype=np.uint32), *rest))
     fields = {k: saved[k] for k in ("epoch", "best_epoch", "best_dev_acc", "stale", "history")}
     return TrainState(**fields), best
+
+
+def _load_scheduler_state(epoch_dir: Path) -> dict[str, Any]:
+    if not (epoch_dir / SCHEDULER).is_file():
+        raise CheckpointError(f"{epoch_dir} holds no learning-rate schedule state ({SCHEDULER}): it was saved by "
+                              "a run without lr_schedule; resume with the settings it was started with")
+    return torch.load(epoch_dir / SCHEDULER, weights_only=True)
 
 
 def _save_tensors(path: Path, state: dict[str, Tensor]) -> None:

@@ -20,11 +20,12 @@ from typing import Protocol
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.optim.lr_scheduler import LRScheduler
 from tqdm.auto import tqdm
 
 from . import distributed
 from .config import TrainConfig
-from .errors import TextCNNError, TrainingError, TrainingInterrupted
+from .errors import ConfigError, TextCNNError, TrainingError, TrainingInterrupted
 from .optim import LazyAdadelta
 from .resume import TrainState, load_train_state, save_train_state
 
@@ -63,6 +64,7 @@ class EpochRecord:
     train_acc: float
     dev_acc: float | None
     seconds: float
+    lr: float | None = None  # the learning rate in force during the epoch (first parameter group)
 
 
 @dataclass
@@ -103,6 +105,38 @@ def make_optimizer(module: nn.Module, config: TrainConfig) -> torch.optim.Optimi
     if config.optimizer == "sgd":
         return torch.optim.SGD(params, lr=config.learning_rate, momentum=config.momentum)
     return torch.optim.Adam(params, lr=config.learning_rate)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig) -> LRScheduler | None:
+    """The per-epoch learning-rate schedule of `config.lr_schedule`, or None for "none"."""
+    if config.lr_schedule == "plateau":  # Keras's ReduceLROnPlateau callback, watching dev accuracy
+        # threshold 0 (abs): "better" means strictly higher, the same rule as the best-dev epoch and `patience`;
+        # torch cuts once the bad epochs *exceed* its patience, Keras once they reach it: lr_patience counts as Keras
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="max", factor=config.lr_factor, patience=config.lr_patience - 1, threshold=0.0,
+            threshold_mode="abs",
+        )
+    if config.lr_schedule == "cosine":  # Loshchilov & Hutter 2017 (SGDR) without restarts, to 0 at the last epoch
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=1 if config.dry_run else config.epochs)
+    return None
+
+
+def _step_scheduler(scheduler: LRScheduler | None, optimizer: torch.optim.Optimizer, dev_acc: float | None) -> None:
+    """One schedule step at the end of an epoch; logs the learning rate when it changes."""
+    if scheduler is None:
+        return
+    before = _current_lr(optimizer)
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        scheduler.step(dev_acc)
+    else:
+        scheduler.step()
+    after = _current_lr(optimizer)
+    if after != before:
+        _log(distributed.world()[0], "learning rate %.3g -> %.3g (%s)", before, after, type(scheduler).__name__)
+
+
+def _current_lr(optimizer: torch.optim.Optimizer) -> float:
+    return float(optimizer.param_groups[0]["lr"])
 
 
 def _has_sparse_gradients(module: nn.Module) -> bool:
@@ -221,7 +255,8 @@ def fit_model(
 ) -> FitResult:
     """Train `module` in place; with a dev set, keep the weights of the best dev epoch (Kim's protocol).
 
-    resume_dir: after every epoch the state (last and best weights, optimizer, RNG, early stopping) is
+    The learning rate follows `config.lr_schedule`, stepped once after each epoch's dev score.
+    resume_dir: after every epoch the state (last and best weights, optimizer, LR schedule, RNG, early stopping) is
         saved there (see `textcnn.resume`), and SIGINT/SIGTERM stop training after the current step with
         `TrainingInterrupted`. With `resume`, training continues from that state at the next epoch boundary.
     Under torchrun the module is wrapped in DistributedDataParallel and each rank trains on its row slice of
@@ -234,13 +269,17 @@ def fit_model(
     generator = seed_everything(config.seed, config.deterministic)
     module.to(device)
     optimizer = make_optimizer(module, config)
+    if config.lr_schedule == "plateau" and dev is None:
+        raise ConfigError("lr_schedule 'plateau' watches the dev accuracy, but no dev set was given; "
+                          "pass dev=..., or use lr_schedule 'cosine' or 'none'")
+    scheduler = make_scheduler(optimizer, config)
     state, best_state = TrainState(), None
     resume_dir = None if resume_dir is None else Path(resume_dir)
     if resume:
-        state, best_state = load_train_state(resume_dir, module, optimizer, generator)
+        state, best_state = load_train_state(resume_dir, module, optimizer, generator, scheduler)
         _log(rank, "resuming after epoch %d from %s", state.epoch, resume_dir)
     elif resume_dir is not None and rank == 0:
-        save_train_state(resume_dir, module, optimizer, generator, state, None)  # a stop in epoch 1 can resume
+        save_train_state(resume_dir, module, optimizer, generator, state, None, scheduler)  # epoch 1 can resume
     net, shard = module, train
     if world_size > 1:
         if _has_sparse_gradients(module):
@@ -256,7 +295,7 @@ def fit_model(
         leave=False,
     ) as bar:
         for epoch in range(state.epoch + 1, epochs + 1):
-            start = time.perf_counter()
+            start, lr = time.perf_counter(), _current_lr(optimizer)
             loss, train_acc, steps, bad, stopped = _train_epoch(net, module, shard, optimizer, config, device,
                                                                 generator, bar, stop)
             if bad >= 0:
@@ -270,7 +309,7 @@ def fit_model(
                     f"epoch {epoch}; " + _kept(resume_dir, epoch).rstrip("; ")
                 )
             dev_acc = _dev_accuracy(module, dev, device) if dev is not None else None
-            record = EpochRecord(epoch, loss, train_acc, dev_acc, time.perf_counter() - start)
+            record = EpochRecord(epoch, loss, train_acc, dev_acc, time.perf_counter() - start, lr)
             state.history.append(vars(record))
             _log(rank, _format_record(record, epochs))
             if dev_acc is not None and (state.best_dev_acc is None or dev_acc > state.best_dev_acc):
@@ -279,8 +318,9 @@ def fit_model(
             else:
                 state.stale += 1
             state.epoch = epoch
+            _step_scheduler(scheduler, optimizer, dev_acc)
             if resume_dir is not None and rank == 0:
-                save_train_state(resume_dir, module, optimizer, generator, state, best_state)
+                save_train_state(resume_dir, module, optimizer, generator, state, best_state, scheduler)
             if config.patience is not None and state.stale >= config.patience:
                 _log(rank, "no dev improvement for %d epochs: stopping early", state.stale)
                 break
