@@ -33,6 +33,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -50,13 +51,13 @@ RESULTS = Path(__file__).parent / "results"
 EMBEDDING_DIM = 300  # Kim's word2vec size; the vectors are random (only the timing matters here)
 # row name → (what it changes, TrainConfig overrides)
 ROWS: dict[str, tuple[str, dict]] = {
-    "naive": ("DataLoader over lists, pad to corpus max, .item() per step", {}),
-    "default": ("fit_model + TokenBatches (bucketing, int32 tensors, no per-step sync)", {}),
+    "naive": ("DataLoader over lists, pad to corpus max, .item() per step", {"sparse_embeddings": False}),
+    "default": ("fit_model + TokenBatches (bucketing, int32 tensors, no per-step sync, sparse rows)", {}),
     "no-bucketing": ("default without length bucketing (padding to each batch's longest)", {"bucket_by_length": False}),
     "fused-conv": ("--fused-conv: one convolution for all widths", {"fused_conv": True}),
     "bf16": ("--bf16: bfloat16 autocast", {"bf16": True}),
     "compile": ("--compile: torch.compile", {"compile": True}),
-    "sparse-embeddings": ("--sparse-embeddings: Adadelta on the batch's rows only", {"sparse_embeddings": True}),
+    "dense-embeddings": ("default with Adadelta over every embedding row", {"sparse_embeddings": False}),
     "batch-1000": ("--batch-size 1000 (large batch; changes the optimisation)", {"batch_size": 1000}),
 }
 
@@ -220,22 +221,77 @@ def extra_lines(results: list[dict], args: argparse.Namespace) -> list[str]:
         lines.append(f"- Inference (`predict_logits`, batch {batch}): {default['inference_per_s']:,.0f} sentences/s")
     if args.device == "cpu" and not args.skip_startup:
         lines += startup_lines(args)
+    if not args.skip_vectors:
+        lines += vectors_memory_lines()
     return lines
 
 
 def startup_lines(args: argparse.Namespace) -> list[str]:
-    """Library predict latency (warm) and CLI cold start, from benchmarks/startup.py, on a saved model."""
-    from startup import measure_cold_start, measure_predict_latency, save_default_model
+    """Library predict latency (warm), CLI cold start and the torch-import floor, from benchmarks/startup.py."""
+    from startup import build_default_model, measure_cold_start, measure_predict_latency, measure_torch_import
 
     with tempfile.TemporaryDirectory() as tmp:
-        model_dir = save_default_model(Path(tmp) / "model")
-        latency = measure_predict_latency(model_dir, repeats=200)
-        cold = measure_cold_start(model_dir, repeats=5)
+        model_dir = build_default_model(Path(tmp) / "model")
+        latency = measure_predict_latency(model_dir, repeats=300)
+        cold = measure_cold_start(model_dir, repeats=7)
+        floor = measure_torch_import(repeats=7)
     return [
-        f"- `clf.predict([one sentence])`, warm, CPU: median {1000 * latency['median']:.2f} ms "
-        f"(min {1000 * latency['min']:.2f} ms)",
-        f"- `python cli.py predict \"text\"` cold start: median {cold['median']:.2f} s (min {cold['min']:.2f} s)",
+        f"- `clf.predict([one sentence])`, warm, CPU, default-size model (20k words): median "
+        f"{1000 * latency['median_s']:.2f} ms (min {1000 * latency['min_s']:.2f} ms, {latency['repeats']} calls)",
+        f"- `python cli.py predict \"text\"` cold start: median {cold['median_s']:.2f} s (min {cold['min_s']:.2f} s); "
+        f"floor, `python -c \"import torch\"`: median {floor['median_s']:.2f} s",
     ]
+
+
+VECTORS_SCRIPT = """
+import json, resource, sys
+from pathlib import Path
+import textcnn.embeddings, gensim.models, torch  # baseline: every import either path needs
+
+def rss_mb(field):
+    line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith(field))
+    return int(line.split()[1]) / 1024
+
+baseline = rss_mb("VmRSS:")
+path, how = sys.argv[1], sys.argv[2]
+if how == "textcnn":
+    words = [f"w{i}" for i in range(0, 1_000_000, 50)]  # a 20,000-word vocabulary
+    kv = textcnn.embeddings.load_vectors(path, words=words)
+else:
+    kv = gensim.models.KeyedVectors.load_word2vec_format(path, binary=True)
+print(json.dumps({"rows": len(kv), "peak_above_baseline_mb": rss_mb("VmHWM:") - baseline}))
+"""
+
+
+def write_synthetic_word2vec(path: Path, n_words: int = 1_000_000, dim: int = 300) -> None:
+    """A word2vec binary file of `n_words` random vectors named w0, w1, ... (about 1.2 GB at 1M × 300)."""
+    rng = np.random.default_rng(0)
+    with path.open("wb") as f:
+        f.write(f"{n_words} {dim}\n".encode())
+        for start in range(0, n_words, 10_000):
+            block = rng.standard_normal((min(10_000, n_words - start), dim), dtype=np.float32)
+            f.write(b"".join(f"w{start + i} ".encode() + row.tobytes() + b"\n" for i, row in enumerate(block)))
+
+
+def vectors_memory_lines() -> list[str]:
+    """Peak memory above the process baseline: our streaming reader (20k words) vs gensim's full load."""
+    lines = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "synthetic-1M-300.bin"
+        write_synthetic_word2vec(path)
+        for how in ("textcnn", "gensim"):
+            done = subprocess.run([sys.executable, "-c", VECTORS_SCRIPT, str(path), how], capture_output=True,
+                                  text=True)
+            if done.returncode != 0:
+                lines.append(f"- vectors memory ({how}) failed: {done.stderr.strip().splitlines()[-1]}")
+                continue
+            result = json.loads(done.stdout)
+            what = ("`load_vectors(path, words=20k vocabulary)`" if how == "textcnn"
+                    else "gensim `KeyedVectors.load_word2vec_format` (all rows)")
+            lines.append(f"- Vectors, synthetic 1M × 300 word2vec binary ({path.stat().st_size / 2**30:.2f} GiB): "
+                         f"{what} keeps {result['rows']:,} rows, peak {result['peak_above_baseline_mb']:,.0f} MB "
+                         "above the process baseline (own subprocess)")
+    return lines
 
 
 def main() -> None:
@@ -245,6 +301,7 @@ def main() -> None:
     parser.add_argument("--slice", type=int, default=None, help="training phrases (0 = all; CPU default 10000)")
     parser.add_argument("--epochs", type=int, default=1, help="timed epochs after the warm-up epoch")
     parser.add_argument("--skip-startup", action="store_true", help="skip predict latency and CLI cold start")
+    parser.add_argument("--skip-vectors", action="store_true", help="skip the vectors-loading memory rows")
     parser.add_argument("--row", help=argparse.SUPPRESS)  # internal: run one row, print its JSON
     args = parser.parse_args()
     if args.slice is None:

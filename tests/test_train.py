@@ -188,12 +188,11 @@ def test_compiled_model_gives_the_plain_model_logits():
     fit_model(module, train, TrainConfig(epochs=1, device="cpu", compile=True))  # the trainer's compiled path runs
 
 
-def test_sparse_embeddings_need_adadelta():
-    from textcnn.errors import ConfigError
-
-    with pytest.raises(ConfigError, match="adadelta"):
-        TrainConfig(optimizer="adam", sparse_embeddings=True)
-
+def test_sparse_embedding_gradients_need_adadelta():
+    module, train, _ = _text_setup()
+    module.set_speed_options(sparse_embeddings=True)
+    with pytest.raises(TextCNNError, match="adadelta"):
+        fit_model(module, train, TrainConfig(epochs=1, device="cpu", optimizer="adam"))
 
 
 # ---- learning-rate schedules ----

@@ -59,6 +59,7 @@ class TextCNNClassifier(CNNClassifierBase):
         dev_fraction: float = 0.1, seed: int = 0, device: str = "auto", deterministic: bool = False,
         bucket_by_length: bool = True, dry_run: bool = False, progress: bool = False,
         max_tokens: int | None = MAX_TOKENS, fused_conv: bool = False, bf16: bool = False, compile: bool = False,
+        sparse_embeddings: bool = True,
     ) -> None:
         self.variant = variant
         self.filter_sizes = filter_sizes
@@ -90,6 +91,7 @@ class TextCNNClassifier(CNNClassifierBase):
         self.fused_conv = fused_conv
         self.bf16 = bf16
         self.compile = compile
+        self.sparse_embeddings = sparse_embeddings
 
     # ---- configs built from the parameters (validated there) ----
     def model_config(self, embedding_dim: int | None = None) -> TextCNNConfig:
@@ -110,7 +112,7 @@ class TextCNNClassifier(CNNClassifierBase):
             patience=self.patience, lr_schedule=self.lr_schedule, lr_factor=self.lr_factor,
             lr_patience=self.lr_patience, dev_fraction=self.dev_fraction, seed=self.seed, device=self.device,
             deterministic=self.deterministic, bucket_by_length=self.bucket_by_length, dry_run=self.dry_run,
-            fused_conv=self.fused_conv, bf16=self.bf16, compile=self.compile,
+            fused_conv=self.fused_conv, bf16=self.bf16, compile=self.compile, sparse_embeddings=self.sparse_embeddings,
         )
 
     # ---- training ----
@@ -204,7 +206,8 @@ class TextCNNClassifier(CNNClassifierBase):
         checkpoint_dir: str | os.PathLike | None, resume: bool,
     ) -> TextCNNClassifier:
         """Train `module_` with `fit_model`, keeping the resume state in `checkpoint_dir`/resume."""
-        self.module_.features.fused = train_cfg.fused_conv
+        self.module_.set_speed_options(fused_conv=train_cfg.fused_conv,
+                                       sparse_embeddings=train_cfg.sparse_embeddings and self.optimizer == "adadelta")
         self.fit_result_: FitResult = fit_model(
             self.module_, train, train_cfg, dev=dev, progress=self.progress,
             resume_dir=None if checkpoint_dir is None else Path(checkpoint_dir) / RESUME_DIR, resume=resume,
@@ -270,7 +273,9 @@ class TextCNNClassifier(CNNClassifierBase):
 
     def _batches(self, tokens: list[list[str]], labels: list[int] | None, cfg: TrainConfig, shuffle: bool):
         ids = [self.vocab_.encode(t) for t in tokens]
-        return TokenBatches(ids, labels, cfg.batch_size, shuffle=shuffle, bucket_by_length=cfg.bucket_by_length)
+        device = resolve_device(cfg.device)  # on a GPU the whole token tensor lives there: a step copies no data
+        return TokenBatches(ids, labels, cfg.batch_size, shuffle=shuffle, bucket_by_length=cfg.bucket_by_length,
+                            device=device if device.type == "cuda" else None)
 
     def _dev_batches(self, dev: TextDataset, cfg: TrainConfig):
         tokens = self._tokenize(dev.texts)

@@ -181,6 +181,8 @@ Examples:
 @click.option("--fused-conv", is_flag=True, help="Speed: all filter widths in one convolution (same results).")
 @click.option("--bf16", is_flag=True, help="Speed: bfloat16 autocast (slightly different numbers).")
 @click.option("--compile", is_flag=True, help="Speed: torch.compile the model (pays compile time up front).")
+@click.option("--dense-embeddings", is_flag=True,
+              help="Update every embedding row each step (slower; by default Adadelta updates only the batch's rows).")
 @click.option("--phrases", is_flag=True, help="SST: train on all labelled phrases of the training trees (Kim).")
 @click.option("--cv", type=click.IntRange(min=2), help="k-fold cross-validation (10 when there is no test split).")
 @click.option("--n-seeds", default=1, show_default=True, type=click.IntRange(min=1),
@@ -207,6 +209,7 @@ def train(**opts: Any) -> None:
     out, force, cv, n_seeds = opts.pop("out"), opts.pop("force"), opts.pop("cv"), opts.pop("n_seeds")
     opts["max_norm"] = opts["max_norm"] or None
     opts["bucket_by_length"] = not opts.pop("no_bucketing")
+    opts["sparse_embeddings"] = not opts.pop("dense_embeddings")
     clf = make_classifier(source, progress=sys.stderr.isatty(), **opts)
     _report(train_run(clf, source, out, force, n_seeds=n_seeds, cv=cv))
 

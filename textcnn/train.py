@@ -99,9 +99,12 @@ def seed_everything(seed: int, deterministic: bool = False) -> torch.Generator:
 def make_optimizer(module: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     """Adadelta (Kim 2014 §3.1), Adam or SGD with momentum over the trainable parameters only."""
     params = [p for p in module.parameters() if p.requires_grad]
+    sparse = _has_sparse_gradients(module)
     if config.optimizer == "adadelta":
-        adadelta = LazyAdadelta if _has_sparse_gradients(module) else torch.optim.Adadelta
+        adadelta = LazyAdadelta if sparse else torch.optim.Adadelta
         return adadelta(params, lr=config.learning_rate, rho=config.rho, eps=config.eps)
+    if sparse:
+        raise TextCNNError(f"sparse embedding gradients need the adadelta optimizer, not {config.optimizer}")
     if config.optimizer == "sgd":
         return torch.optim.SGD(params, lr=config.learning_rate, momentum=config.momentum)
     return torch.optim.Adam(params, lr=config.learning_rate)
@@ -141,6 +144,12 @@ def _current_lr(optimizer: torch.optim.Optimizer) -> float:
 
 def _has_sparse_gradients(module: nn.Module) -> bool:
     return any(isinstance(m, nn.Embedding) and m.sparse and m.weight.requires_grad for m in module.modules())
+
+
+def _use_dense_gradients(module: nn.Module) -> None:
+    for m in module.modules():
+        if isinstance(m, nn.Embedding):
+            m.sparse = False
 
 
 def _apply_constraints(module: nn.Module) -> None:
@@ -268,6 +277,8 @@ def fit_model(
         device = torch.device("cuda", torch.cuda.current_device())
     generator = seed_everything(config.seed, config.deterministic)
     module.to(device)
+    if world_size > 1:
+        _use_dense_gradients(module)  # DDP all-reduces dense gradients only
     optimizer = make_optimizer(module, config)
     if config.lr_schedule == "plateau" and dev is None:
         raise ConfigError("lr_schedule 'plateau' watches the dev accuracy, but no dev set was given; "
@@ -282,8 +293,6 @@ def fit_model(
         save_train_state(resume_dir, module, optimizer, generator, state, None, scheduler)  # epoch 1 can resume
     net, shard = module, train
     if world_size > 1:
-        if _has_sparse_gradients(module):
-            raise TextCNNError("sparse embedding gradients (--sparse-embeddings) are not supported under torchrun")
         net = nn.parallel.DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
         shard = distributed.RankSlice(train, rank, world_size)
     if config.compile:
