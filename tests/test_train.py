@@ -144,7 +144,7 @@ def test_cuda_without_gpu_is_a_clear_error():
         resolve_device("cuda")
 
 
-def _text_setup(seed: int = 0):
+def _text_setup(seed: int = 0, dropout: float = 0.5):
     from textcnn.batching import TokenBatches
     from textcnn.config import TextCNNConfig
     from textcnn.text import TextCNN
@@ -153,7 +153,7 @@ def _text_setup(seed: int = 0):
     ids = [torch.randint(1, 40, (int(n),), generator=gen).tolist() for n in torch.randint(1, 9, (60,), generator=gen)]
     labels = [int(s[0] < 20) for s in ids]
     torch.manual_seed(seed)
-    module = TextCNN(TextCNNConfig(variant="multichannel", n_filters=4, embedding_dim=6), 40, 2)
+    module = TextCNN(TextCNNConfig(variant="multichannel", n_filters=4, embedding_dim=6, dropout=dropout), 40, 2)
     return module, TokenBatches(ids, labels, 10, shuffle=True), TokenBatches(ids, None, 16, shuffle=False)
 
 
@@ -179,13 +179,22 @@ def test_bf16_autocast_trains_and_predicts_close_to_float32():
     assert (logits[1].argmax(1) == logits[0].argmax(1)).float().mean() > 0.8
 
 
-@pytest.mark.slow  # inductor compiles forward and backward: minutes on 2 CPU cores (run with -m slow)
 def test_compiled_model_gives_the_plain_model_logits():
-    module, train, everything = _text_setup()
+    module, _, everything = _text_setup()
     plain = predict_logits(module, everything, torch.device("cpu"))
-    compiled = torch.compile(module, dynamic=True)
+    compiled = torch.compile(module, dynamic=True)  # forward only: about 30 s of compilation on 2 CPU cores
     torch.testing.assert_close(predict_logits(compiled, everything, torch.device("cpu")), plain, rtol=1e-4, atol=1e-5)
-    fit_model(module, train, TrainConfig(epochs=1, device="cpu", compile=True))  # the trainer's compiled path runs
+
+
+@pytest.mark.slow  # inductor compiles forward and backward: minutes on 2 CPU cores (run with -m slow)
+def test_compiled_training_matches_plain_training():
+    weights = []
+    for compile in (False, True):
+        module, train, _ = _text_setup(dropout=0.0)  # inductor draws dropout masks from its own RNG
+        fit_model(module, train, TrainConfig(epochs=1, device="cpu", deterministic=True, compile=compile))
+        weights.append(module.state_dict())
+    for name in weights[0]:
+        torch.testing.assert_close(weights[1][name], weights[0][name], rtol=1e-3, atol=1e-4, msg=name)
 
 
 def test_sparse_embedding_gradients_need_adadelta():
