@@ -28,7 +28,7 @@ class LazyAdadelta(torch.optim.Optimizer):
             for param in group["params"]:
                 if param.grad is None:
                     continue
-                state = self._state_of(param)
+                state = self._state_of(param, param.grad.is_sparse)
                 state["step"] += 1
                 if param.grad.is_sparse:
                     self._sparse_update(param, state, group)
@@ -36,13 +36,14 @@ class LazyAdadelta(torch.optim.Optimizer):
                     _adadelta(param, param.grad, state["square_avg"], state["acc_delta"], group)
         return loss
 
-    def _state_of(self, param: Tensor) -> dict:
+    def _state_of(self, param: Tensor, sparse: bool) -> dict:
         state = self.state[param]
         if not state:
             state["step"] = torch.zeros((), dtype=torch.long)
             state["square_avg"] = torch.zeros_like(param)
             state["acc_delta"] = torch.zeros_like(param)
-            state["synced_at"] = torch.zeros(len(param), dtype=torch.long, device=param.device)  # (V,)
+            if sparse:  # the step each row's averages were last brought up to; dense rows are always current
+                state["synced_at"] = torch.zeros(len(param), dtype=torch.long, device=param.device)  # (V,)
         return state
 
     def _sparse_update(self, param: Tensor, state: dict, group: dict) -> None:
@@ -64,7 +65,7 @@ class LazyAdadelta(torch.optim.Optimizer):
         for group in self.param_groups:
             for param in group["params"]:
                 state = self.state.get(param)
-                if not state:
+                if not state or "synced_at" not in state:
                     continue
                 missed = (state["step"].to(param.device) - state["synced_at"]).to(param.dtype)  # (V,)
                 decay = (group["rho"] ** missed).view(-1, *([1] * (param.dim() - 1)))
