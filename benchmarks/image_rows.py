@@ -1,7 +1,8 @@
 """Shared plumbing for the image benchmarks: Fashion-MNIST loading, one resumable row, table cells.
 
 A row is one trained model at one seed, written at once to `<cells>/<row>-seed<k>.json` and skipped
-when that file exists, so a benchmark can be stopped and rerun at any time.
+when that file exists, so a benchmark can be stopped and rerun at any time. While a row trains, its state
+after every epoch is kept under runs/benchmarks/ (git-ignored), and a rerun continues it from there.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
 import statistics
 import sys
 import time
@@ -23,11 +25,13 @@ from textcnn.checkpoint import write_json
 from textcnn.image import ImageCNNConfig, build_model, count_parameters
 from textcnn.image_classifier import ImageCNNClassifier
 from textcnn.image_data import ImageDataset, load_image_dataset
+from textcnn.resume import RESUME_DIR, has_train_state
 
 sys.path.insert(0, str(Path(__file__).parent))
 from machine import describe_machine  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
+ROW_STATES = Path(__file__).resolve().parent.parent / "runs" / "benchmarks"  # per-epoch resume states of unfinished rows
 Splits = dict[str, ImageDataset]
 
 
@@ -53,9 +57,12 @@ def run_row(path: Path, clf: ImageCNNClassifier, splits: Splits | Callable[[], S
         splits = splits()
     train, test = splits["train"], splits["test"]
     names = np.asarray(train.label_names)
-    logging.info("%s: %s on %d training images", path.stem, clf.model, len(train))
+    state = ROW_STATES / path.parent.name / path.stem
+    resume = has_train_state(state / RESUME_DIR)
+    logging.info("%s: %s on %d training images%s", path.stem, clf.model, len(train),
+                 f", resuming from {state}" if resume else "")
     start = time.perf_counter()
-    clf.fit(train.images, names[train.labels], label_names=train.label_names)
+    clf.fit(train.images, names[train.labels], label_names=train.label_names, checkpoint_dir=state, resume=resume)
     seconds = time.perf_counter() - start
     result = clf.fit_result_
     metrics = {
@@ -64,12 +71,19 @@ def run_row(path: Path, clf: ImageCNNClassifier, splits: Splits | Callable[[], S
         "lr_schedule": clf.lr_schedule, "lr_factor": clf.lr_factor, "lr_patience": clf.lr_patience,
         "epochs_run": len(result.history), "best_epoch": result.best_epoch, "best_dev_acc": result.best_dev_acc,
         "train_images": len(train), "parameters": model_parameters(clf.model),
-        "test_acc": float(clf.score(test.images, names[test.labels])), "train_seconds": round(seconds, 1),
+        "test_acc": float(clf.score(test.images, names[test.labels])),
+        "train_seconds": round(_train_seconds(seconds, result.history, resume), 1), "resumed": resume,
         "device": str(clf.device_), "torch": torch.__version__, "machine": describe_machine(),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json(path, metrics)
+    shutil.rmtree(state, ignore_errors=True)
     logging.info("%s: test accuracy %.2f%% in %.0f s", path.stem, 100 * metrics["test_acc"], seconds)
+
+
+def _train_seconds(wall: float, history: list[Any], resumed: bool) -> float:
+    """This process's wall time; for a resumed row, the sum of all its epochs' own timings instead."""
+    return sum(h.seconds for h in history) if resumed else wall
 
 
 def row_runs(cells: Path, row: str) -> list[dict[str, Any]]:

@@ -98,3 +98,55 @@ def test_cli_refuses_28x28_model_on_digits_without_traceback(tmp_path):
     result = CliRunner().invoke(main, ["train-image", "--model", "mnist-cnn", "--out", str(tmp_path / "r")])
     assert result.exit_code == 2
     assert "use --model digits-cnn" in result.output and "Traceback" not in result.output
+
+
+def _resumable(**kw):
+    return ImageCNNClassifier(epochs=3, lr=3e-3, batch_size=32, lr_schedule="plateau", lr_patience=1,
+                              deterministic=True, device="cpu", **kw)
+
+
+def test_stopped_image_run_resumes_to_the_uninterrupted_result(digits, tmp_path, monkeypatch):
+    import os
+    import signal
+
+    import textcnn.train as train_module
+    from textcnn.errors import TrainingInterrupted
+
+    images, labels = digits["train"].images[:320], digits["train"].labels[:320]
+    straight = _resumable().fit(images, labels)
+
+    constrain, calls = train_module._apply_constraints, [0]
+
+    def signalling_constraints(module):
+        calls[0] += 1
+        if calls[0] == 12:  # step 3 of epoch 2 (9 steps per epoch)
+            os.kill(os.getpid(), signal.SIGTERM)
+        constrain(module)
+
+    monkeypatch.setattr(train_module, "_apply_constraints", signalling_constraints)
+    with pytest.raises(TrainingInterrupted):
+        _resumable().fit(images, labels, checkpoint_dir=tmp_path / "run")
+    monkeypatch.undo()
+    assert json.loads((tmp_path / "run" / "resume" / "state.json").read_text())["epoch"] == 1
+
+    resumed = _resumable().fit(images, labels, checkpoint_dir=tmp_path / "run", resume=True)
+    def curve(clf):
+        return [(h.loss, h.train_acc, h.dev_acc, h.lr) for h in clf.fit_result_.history]
+
+    assert curve(resumed) == curve(straight) and len(curve(resumed)) == 3
+    a, b = straight.module_.state_dict(), resumed.module_.state_dict()
+    assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
+
+
+def test_resume_with_other_settings_labels_or_without_state_is_refused(digits, tmp_path):
+    from textcnn.errors import ConfigError
+
+    images, labels = digits["train"].images[:64], digits["train"].labels[:64]
+    with pytest.raises(CheckpointError, match="nothing to resume"):
+        _resumable().fit(images, labels, checkpoint_dir=tmp_path / "empty", resume=True)
+    _resumable().fit(images, labels, checkpoint_dir=tmp_path / "run")
+    with pytest.raises(ConfigError, match="other settings"):
+        ImageCNNClassifier(epochs=3, lr=1e-2, device="cpu").fit(images, labels, checkpoint_dir=tmp_path / "run",
+                                                                   resume=True)
+    with pytest.raises(DataError, match="labels"):
+        _resumable().fit(images, (labels + 1) % 10 * 10, checkpoint_dir=tmp_path / "run", resume=True)

@@ -371,28 +371,35 @@ def load_demo() -> dict[str, TextDataset]:
 def split_off_dev(train: TextDataset, fraction: float, seed: int) -> tuple[TextDataset, TextDataset]:
     """Hold out `fraction` of train as a dev set, stratified by label; returns (train, dev).
 
-    Kim 2014 §3.2 uses a random 10% of train as dev when a dataset has none. Falls back to an
-    unstratified split when some class is too small to appear on both sides.
+    Kim 2014 §3.2 uses a random 10% of train as dev when a dataset has none.
+    """
+    kept, held = dev_split(train.labels, fraction, seed)
+    return train.subset(kept), train.subset(held)
+
+
+def dev_split(labels: Sequence[int], fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Sorted (train, dev) indices with `fraction` of the examples in dev, stratified by label.
+
+    Falls back to an unstratified split when some class is too small to appear on both sides.
     """
     if not 0 < fraction < 1:
         raise DataError(f"dev fraction must be between 0 and 1, got {fraction}; e.g. 0.1 (Kim 2014 §3.2)")
-    n_dev = math.ceil(fraction * len(train))  # how sklearn rounds a float test_size
-    if not 1 <= n_dev < len(train):
+    n_dev = math.ceil(fraction * len(labels))  # how sklearn rounds a float test_size
+    if not 1 <= n_dev < len(labels):
         raise DataError(
-            f"cannot split {len(train)} examples into train and dev with fraction {fraction}; "
+            f"cannot split {len(labels)} examples into train and dev with fraction {fraction}; "
             "use more data or another fraction"
         )
-    counts = torch.bincount(torch.tensor(train.labels, dtype=torch.long))
+    counts = torch.bincount(torch.as_tensor(labels, dtype=torch.long))
     classes = int((counts > 0).sum())
-    stratify = bool(counts[counts > 0].min() >= 2) and classes <= min(n_dev, len(train) - n_dev)
+    stratify = bool(counts[counts > 0].min() >= 2) and classes <= min(n_dev, len(labels) - n_dev)
     if not stratify:
         log.info("split_off_dev: a class is too small to stratify; splitting without stratification")
     from sklearn.model_selection import train_test_split  # here: scikit-learn takes ~1.2 s to import
 
-    indices = list(range(len(train)))
-    labels = train.labels if stratify else None
-    kept, held = train_test_split(indices, test_size=n_dev, random_state=seed, stratify=labels)
-    return train.subset(sorted(kept)), train.subset(sorted(held))
+    kept, held = train_test_split(list(range(len(labels))), test_size=n_dev, random_state=seed,
+                                  stratify=labels if stratify else None)
+    return sorted(kept), sorted(held)
 
 
 # ---------------------------------------------------------------- texts to predict

@@ -6,6 +6,7 @@ Same trainer (`fit_model`), same run-directory format (`model.safetensors` + `co
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -44,6 +45,7 @@ from .image_data import (
     read_image,
     split_off_dev,
 )
+from .resume import RESUME_DIR, has_train_state
 from .train import FitResult, fit_model, predict_logits, resolve_device
 
 log = logging.getLogger(__name__)
@@ -98,8 +100,14 @@ class ImageCNNClassifier(CNNClassifierBase):
 
     # ---- training ----
     def fit(self, X: Any, y: Sequence[Any], *, dev: tuple[Any, Sequence[Any]] | None = None,
-            label_names: Sequence[Any] | None = None) -> ImageCNNClassifier:
-        """Train on images `X` with labels `y`; `dev` for early stopping (else `dev_fraction` of train is held out)."""
+            label_names: Sequence[Any] | None = None, checkpoint_dir: str | os.PathLike | None = None,
+            resume: bool = False) -> ImageCNNClassifier:
+        """Train on images `X` with labels `y`; `dev` for early stopping (else `dev_fraction` of train is held out).
+
+        `checkpoint_dir`: config and labels are written there before training and the per-epoch resume state
+        into its `resume/` folder. With `resume`, training continues after the last finished epoch saved there
+        (same X, y, dev and settings needed; a different config or label set is refused).
+        """
         images, train_cfg = _check_images(X), self.train_config()
         self._set_classes(y, label_names)
         self.config_ = self.model_config(images)
@@ -113,10 +121,11 @@ class ImageCNNClassifier(CNNClassifierBase):
             dev_set = ImageDataset(dev_images, dev_labels, train.label_names)
         torch.manual_seed(train_cfg.seed)  # the same initial weights for the same seed
         self.module_: ImageCNN = build_model(self.config_, len(self.classes_))
+        resume_dir = None if checkpoint_dir is None else self._prepare_checkpoint(Path(checkpoint_dir), resume)
         batches = ImageBatches(train.images, train.labels, train_cfg.batch_size, shuffle=True, augment=self.augment)
         dev_batches = ImageBatches(dev_set.images, None, PREDICT_BATCH_SIZE), torch.from_numpy(dev_set.labels)
         self.fit_result_: FitResult = fit_model(self.module_, batches, train_cfg, dev=dev_batches,
-                                                progress=self.progress)
+                                                progress=self.progress, resume_dir=resume_dir, resume=resume)
         self.device_ = next(self.module_.parameters()).device
         return self
 
@@ -144,12 +153,35 @@ class ImageCNNClassifier(CNNClassifierBase):
         self._check_fitted()
         run_dir = prepare_run_dir(path, force)
         save_weights(run_dir, self.module_)
-        write_json(run_dir / CONFIG, {
-            "format_version": FORMAT_VERSION, "textcnn_version": __version__, "task": TASK,
-            "model": config_to_dict(self.config_), "train": config_to_dict(self.train_config()),
-        })
-        write_json(run_dir / LABELS, [c.item() if hasattr(c, "item") else c for c in self.classes_])
+        self._write_description(run_dir)
         return run_dir
+
+    def _description(self) -> tuple[dict[str, Any], list[Any]]:
+        """config.json's and labels.json's contents."""
+        config = {"format_version": FORMAT_VERSION, "textcnn_version": __version__, "task": TASK,
+                  "model": config_to_dict(self.config_), "train": config_to_dict(self.train_config())}
+        return config, [c.item() if hasattr(c, "item") else c for c in self.classes_]
+
+    def _write_description(self, run_dir: Path) -> None:
+        config, labels = self._description()
+        write_json(run_dir / CONFIG, config)
+        write_json(run_dir / LABELS, labels)
+
+    def _prepare_checkpoint(self, run_dir: Path, resume: bool) -> Path:
+        """The resume folder of `run_dir`: described for a fresh run, checked against this run when resuming."""
+        if not resume:
+            self._write_description(prepare_run_dir(run_dir, force=True))
+            return run_dir / RESUME_DIR
+        if not has_train_state(run_dir / RESUME_DIR):
+            raise CheckpointError(f"{run_dir} holds no resume state ({RESUME_DIR}/state.json); nothing to resume")
+        config, labels = json.loads(json.dumps(self._description()))  # tuples become lists, as in the files
+        saved = read_json(run_dir / CONFIG)
+        if not isinstance(saved, dict) or _settings(saved) != _settings(config):
+            raise ConfigError(f"{run_dir / CONFIG} was written by a run with other settings; resume with the same "
+                              "model and training settings")
+        if read_json(run_dir / LABELS) != labels:
+            raise DataError(f"the labels of {run_dir} differ from this data's {labels}; resume with the same data")
+        return run_dir / RESUME_DIR
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str = "auto") -> ImageCNNClassifier:
@@ -180,6 +212,12 @@ class ImageCNNClassifier(CNNClassifierBase):
         clf.device_ = resolve_device(device)
         clf.module_ = module.to(clf.device_).eval()
         return clf
+
+
+def _settings(config: dict[str, Any]) -> dict[str, Any]:
+    """What a resumed run must share with the run that wrote `config`: model and training settings but the device."""
+    train = {k: v for k, v in (config.get("train") or {}).items() if k != "device"}
+    return {"model": config.get("model"), "train": train}
 
 
 def _check_images(X: Any) -> np.ndarray:

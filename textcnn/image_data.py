@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .data import dev_split
 from .errors import DataError
 from .train import Batch
 
@@ -233,11 +234,8 @@ def load_image_dataset(name: str) -> dict[str, ImageDataset]:
 
 def split_off_dev(data: ImageDataset, fraction: float, seed: int) -> tuple[ImageDataset, ImageDataset]:
     """A stratified `fraction` of `data` held out for early stopping (Kim's 10% protocol)."""
-    from sklearn.model_selection import train_test_split
-
-    stratify = data.labels if np.bincount(data.labels).min() >= 2 else None
-    train, dev = train_test_split(np.arange(len(data)), test_size=fraction, random_state=seed, stratify=stratify)
-    return data.subset(train), data.subset(dev)
+    kept, held = dev_split(data.labels, fraction, seed)
+    return data.subset(kept), data.subset(held)
 
 
 # ---- augmentation (each a named unit with an off switch: ImageCNNClassifier(augment=False)) ----
