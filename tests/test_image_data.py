@@ -12,6 +12,7 @@ from textcnn import image_data
 from textcnn.errors import DataError
 from textcnn.image_data import (
     ImageBatches,
+    ImageDataset,
     load_digits_splits,
     load_idx_folder,
     load_image_dataset,
@@ -19,6 +20,7 @@ from textcnn.image_data import (
     random_crop,
     random_flip,
     read_idx,
+    split_off_dev,
 )
 
 
@@ -138,6 +140,18 @@ def test_digits_split_is_stratified_held_out_and_scaled():
     assert len(train) + len(test) == 1797 and len(test) == 360
     assert train.images.shape[1:] == (1, 8, 8) and train.images.max() == 1.0
     assert set(np.unique(test.labels)) == set(range(10))
+
+
+def test_dev_split_is_stratified_and_small_sets_get_a_clear_error():
+    data = ImageDataset(np.zeros((100, 1, 4, 4), np.float32), np.repeat(np.arange(4), 25), list("abcd"))
+    train, dev = split_off_dev(data, 0.2, seed=0)
+    assert len(dev) == 20 and np.bincount(dev.labels).tolist() == [5, 5, 5, 5]
+    assert len(train) == 80
+    tiny = ImageDataset(np.zeros((5, 1, 4, 4), np.float32), np.arange(5), list("abcde"))
+    train, dev = split_off_dev(tiny, 0.2, seed=0)  # too few to stratify: a plain split
+    assert len(dev) == 1 and len(train) == 4
+    with pytest.raises(DataError, match="cannot split 1 examples"):
+        split_off_dev(tiny.subset(np.arange(1)), 0.2, seed=0)
 
 
 def test_batches_cover_every_example_once():
