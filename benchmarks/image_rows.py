@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from machine import describe_machine  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
-ROW_STATES = Path(__file__).resolve().parent.parent / "runs" / "benchmarks"  # per-epoch resume states of unfinished rows
+ROW_STATES = Path(__file__).resolve().parent.parent / "runs" / "benchmarks"  # resume states of unfinished rows
 Splits = dict[str, ImageDataset]
 
 

@@ -164,3 +164,13 @@ def test_integer_labels_stay_integers_after_save_and_load(corpus, tmp_path):
     loaded = TextCNNClassifier.load(tmp_path / "run")
     assert loaded.predict(texts).tolist() == clf.predict(texts).tolist()
     assert all(type(p) is int for p in loaded.predict(texts).tolist())
+
+
+def test_fit_makes_a_missing_checkpoint_dir_and_resumes_from_it(corpus, tmp_path):
+    texts, labels = corpus
+    run = tmp_path / "new" / "run"
+    first = TextCNNClassifier(**{**TINY, "epochs": 1}).fit(texts, labels, checkpoint_dir=run)
+    assert (run / "config.json").is_file() and (run / "resume" / "state.json").is_file()
+    resumed = TextCNNClassifier(**{**TINY, "epochs": 2}).fit(texts, labels, checkpoint_dir=run, resume=True)
+    assert [r.epoch for r in resumed.fit_result_.history] == [1, 2]
+    assert resumed.fit_result_.history[0].loss == first.fit_result_.history[0].loss

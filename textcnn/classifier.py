@@ -124,7 +124,7 @@ class TextCNNClassifier(CNNClassifierBase):
         """Train on texts `X` with labels `y`; `dev` for early stopping (else 10% of train is held out).
 
         `label_names` fixes the class order (e.g. a dataset's); by default it is the sorted labels.
-        `checkpoint_dir`: an existing run directory; config, vocabulary and labels are written there before
+        `checkpoint_dir`: a run directory (made if missing); config, vocabulary and labels are written there before
         training and the per-epoch resume state into its `resume/` folder. With `resume`, the model is rebuilt
         from that directory and training continues after its last finished epoch (same X, y and dev needed).
         """
@@ -199,6 +199,7 @@ class TextCNNClassifier(CNNClassifierBase):
         torch.manual_seed(self.seed)  # the conv and linear initialisation: same seed, same model
         self.module_ = TextCNN(model_cfg, len(self.vocab_), len(self.classes_), matrix)
         if checkpoint_dir is not None and distributed.is_primary():
+            Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
             self._save_files(Path(checkpoint_dir))  # first, so that a resumed run rebuilds this very model
 
     def _fit_module(
