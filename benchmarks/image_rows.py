@@ -57,7 +57,7 @@ def run_row(path: Path, clf: ImageCNNClassifier, splits: Splits | Callable[[], S
         splits = splits()
     train, test = splits["train"], splits["test"]
     names = np.asarray(train.label_names)
-    state = ROW_STATES / path.parent.name / path.stem
+    state = ROW_STATES / path.resolve().relative_to(RESULTS.resolve()).with_suffix("")
     resume = has_train_state(state / RESUME_DIR)
     logging.info("%s: %s on %d training images%s", path.stem, clf.model, len(train),
                  f", resuming from {state}" if resume else "")

@@ -84,6 +84,8 @@ def test_cli_train_image_then_predict_image(tmp_path):
                                   "--device", "cpu", "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
     assert "saved" in result.output and "test_acc" in result.output
+    assert {"job.json", "training_curve.png", "metrics.json"} <= {p.name for p in (tmp_path / "run").iterdir()}
+    assert not (tmp_path / "run" / "resume").exists()  # a finished run keeps only its best-dev model
     digit = load_digits_splits()["test"]
     path = tmp_path / "digit.png"
     Image.fromarray((digit.images[0, 0] * 255).round().astype(np.uint8)).save(path)
@@ -98,6 +100,7 @@ def test_cli_refuses_28x28_model_on_digits_without_traceback(tmp_path):
     result = CliRunner().invoke(main, ["train-image", "--model", "mnist-cnn", "--out", str(tmp_path / "r")])
     assert result.exit_code == 2
     assert "use --model digits-cnn" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "r").exists()  # nothing trained: nothing left behind
 
 
 def _resumable(**kw):
@@ -150,3 +153,36 @@ def test_resume_with_other_settings_labels_or_without_state_is_refused(digits, t
                                                                    resume=True)
     with pytest.raises(DataError, match="labels"):
         _resumable().fit(images, (labels + 1) % 10 * 10, checkpoint_dir=tmp_path / "run", resume=True)
+
+
+def test_cli_train_image_stopped_by_sigterm_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
+    import os
+    import signal
+
+    import textcnn.train as train_module
+
+    args = ["train-image", "--epochs", "3", "--batch-size", "64", "--deterministic", "--device", "cpu"]
+    runner = CliRunner()
+    assert runner.invoke(main, [*args, "--out", str(tmp_path / "straight")]).exit_code == 0
+
+    constrain, calls = train_module._apply_constraints, [0]
+
+    def signalling_constraints(module):
+        calls[0] += 1
+        if calls[0] == 25:  # step 4 of epoch 2 (21 steps per epoch)
+            os.kill(os.getpid(), signal.SIGTERM)
+        constrain(module)
+
+    monkeypatch.setattr(train_module, "_apply_constraints", signalling_constraints)
+    stopped = runner.invoke(main, [*args, "--out", str(tmp_path / "run")])
+    monkeypatch.undo()
+    assert stopped.exit_code == 2 and "Traceback" not in stopped.output
+    assert f"continue with: textcnn train-image --resume {tmp_path / 'run'}" in stopped.output
+
+    resumed = runner.invoke(main, ["train-image", "--resume", str(tmp_path / "run")])
+    assert resumed.exit_code == 0, resumed.output
+    straight, again = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("straight", "run"))
+    assert again["test_acc"] == straight["test_acc"]
+    assert [h["loss"] for h in again["history"]] == [h["loss"] for h in straight["history"]]
+    finished = runner.invoke(main, ["train-image", "--resume", str(tmp_path / "run")])
+    assert finished.exit_code == 2 and "nothing to resume" in finished.output

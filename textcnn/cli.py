@@ -376,15 +376,19 @@ Examples:
 @click.option("--out", type=click.Path(), help="Run directory (default runs/image/<dataset>-<model>-<time>).")
 @click.option("--force", is_flag=True, help="Overwrite an existing run directory.")
 @click.option("--dry-run", is_flag=True, help="One tiny epoch on a few batches (smoke test).")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
+              help="Continue an interrupted run at its last finished epoch; every other option comes from the run.")
 @_friendly_errors
 def train_image(dataset: str | None, train_dir: str | None, test_dir: str | None, idx_dir: str | None, out: str | None,
-                force: bool, **params: Any) -> None:
+                force: bool, resume_dir: str | None, **params: Any) -> None:
     """Train an image CNN and save it as a run directory; prints dev and test accuracy."""
-    from .image_classifier import ImageCNNClassifier, load_image_source, train_image_run
+    from .image_classifier import ImageCNNClassifier, ImageSource, resume_image_run, train_image_run
 
-    splits = load_image_source(dataset, train_dir, test_dir, idx_dir)
-    clf = ImageCNNClassifier(progress=sys.stderr.isatty(), **params)
-    run_dir, metrics = train_image_run(clf, splits, out, force, name=dataset or train_dir or idx_dir or "digits")
+    if resume_dir:
+        run_dir, metrics = resume_image_run(resume_dir, progress=sys.stderr.isatty())
+    else:
+        clf = ImageCNNClassifier(progress=sys.stderr.isatty(), **params)
+        run_dir, metrics = train_image_run(clf, ImageSource(dataset, train_dir, test_dir, idx_dir), out, force)
     click.echo(f"saved {run_dir}")
     click.echo(json.dumps({k: metrics[k] for k in ("best_dev_acc", "test_acc") if k in metrics}))
 
