@@ -103,30 +103,37 @@ def test_cli_refuses_28x28_model_on_digits_without_traceback(tmp_path):
     assert not (tmp_path / "r").exists()  # nothing trained: nothing left behind
 
 
+def sigterm_at_step(monkeypatch, step: int) -> None:
+    """Send this process SIGTERM during training step `step` (counted over the whole run)."""
+    import os
+    import signal
+
+    import textcnn.train as train_module
+
+    constrain, calls = train_module._apply_constraints, [0]
+
+    def signalling_constraints(module):
+        calls[0] += 1
+        if calls[0] == step:
+            os.kill(os.getpid(), signal.SIGTERM)
+        constrain(module)
+
+    monkeypatch.setattr(train_module, "_apply_constraints", signalling_constraints)
+
+
 def _resumable(**kw):
     return ImageCNNClassifier(epochs=3, lr=3e-3, batch_size=32, lr_schedule="plateau", lr_patience=1,
                               deterministic=True, device="cpu", **kw)
 
 
 def test_stopped_image_run_resumes_to_the_uninterrupted_result(digits, tmp_path, monkeypatch):
-    import os
-    import signal
 
-    import textcnn.train as train_module
     from textcnn.errors import TrainingInterrupted
 
     images, labels = digits["train"].images[:320], digits["train"].labels[:320]
     straight = _resumable().fit(images, labels)
 
-    constrain, calls = train_module._apply_constraints, [0]
-
-    def signalling_constraints(module):
-        calls[0] += 1
-        if calls[0] == 12:  # step 3 of epoch 2 (9 steps per epoch)
-            os.kill(os.getpid(), signal.SIGTERM)
-        constrain(module)
-
-    monkeypatch.setattr(train_module, "_apply_constraints", signalling_constraints)
+    sigterm_at_step(monkeypatch, 12)  # step 3 of epoch 2 (9 steps per epoch)
     with pytest.raises(TrainingInterrupted):
         _resumable().fit(images, labels, checkpoint_dir=tmp_path / "run")
     monkeypatch.undo()
@@ -156,24 +163,13 @@ def test_resume_with_other_settings_labels_or_without_state_is_refused(digits, t
 
 
 def test_cli_train_image_stopped_by_sigterm_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
-    import os
-    import signal
 
-    import textcnn.train as train_module
 
     args = ["train-image", "--epochs", "3", "--batch-size", "64", "--deterministic", "--device", "cpu"]
     runner = CliRunner()
     assert runner.invoke(main, [*args, "--out", str(tmp_path / "straight")]).exit_code == 0
 
-    constrain, calls = train_module._apply_constraints, [0]
-
-    def signalling_constraints(module):
-        calls[0] += 1
-        if calls[0] == 25:  # step 4 of epoch 2 (21 steps per epoch)
-            os.kill(os.getpid(), signal.SIGTERM)
-        constrain(module)
-
-    monkeypatch.setattr(train_module, "_apply_constraints", signalling_constraints)
+    sigterm_at_step(monkeypatch, 25)  # step 4 of epoch 2 (21 steps per epoch)
     stopped = runner.invoke(main, [*args, "--out", str(tmp_path / "run")])
     monkeypatch.undo()
     assert stopped.exit_code == 2 and "Traceback" not in stopped.output
