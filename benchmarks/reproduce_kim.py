@@ -105,7 +105,7 @@ def cell_text(dataset: str, variant: str, expected_units: int) -> tuple[str, str
     mean, std = mean_std([100 * r["test_acc"] for r in runs])
     hours = sum(r["wall_seconds"] for r in runs) / 3600
     done = f"{len(runs)}/{expected_units}"
-    text = f"{mean:.1f} ± {std:.1f}" if len(runs) == expected_units else f"pending ({mean:.1f} so far)"
+    text = f"{mean:.1f} ± {std:.1f}" if len(runs) == expected_units else "pending"  # no number until complete
     return text, done, f"{hours:.2f} h"
 
 
