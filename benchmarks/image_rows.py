@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shutil
 import statistics
 import sys
 import time
@@ -25,13 +24,12 @@ from textcnn.checkpoint import write_json
 from textcnn.image import ImageCNNConfig, build_model, count_parameters
 from textcnn.image_classifier import ImageCNNClassifier
 from textcnn.image_data import ImageDataset, load_image_dataset
-from textcnn.resume import RESUME_DIR, has_train_state
 
 sys.path.insert(0, str(Path(__file__).parent))
 from machine import describe_machine  # noqa: E402
+from unit_state import UnitState  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
-ROW_STATES = Path(__file__).resolve().parent.parent / "runs" / "benchmarks"  # resume states of unfinished rows
 Splits = dict[str, ImageDataset]
 
 
@@ -57,12 +55,12 @@ def run_row(path: Path, clf: ImageCNNClassifier, splits: Splits | Callable[[], S
         splits = splits()
     train, test = splits["train"], splits["test"]
     names = np.asarray(train.label_names)
-    state = ROW_STATES / path.resolve().relative_to(RESULTS.resolve()).with_suffix("")
-    resume = has_train_state(state / RESUME_DIR)
+    state = UnitState.of(path.resolve().relative_to(RESULTS.resolve()).with_suffix(""))
     logging.info("%s: %s on %d training images%s", path.stem, clf.model, len(train),
-                 f", resuming from {state}" if resume else "")
+                 f", resuming from {state.folder}" if state.resume else "")
     start = time.perf_counter()
-    clf.fit(train.images, names[train.labels], label_names=train.label_names, checkpoint_dir=state, resume=resume)
+    clf.fit(train.images, names[train.labels], label_names=train.label_names, checkpoint_dir=state.folder,
+            resume=state.resume)
     seconds = time.perf_counter() - start
     result = clf.fit_result_
     metrics = {
@@ -72,18 +70,13 @@ def run_row(path: Path, clf: ImageCNNClassifier, splits: Splits | Callable[[], S
         "epochs_run": len(result.history), "best_epoch": result.best_epoch, "best_dev_acc": result.best_dev_acc,
         "train_images": len(train), "parameters": model_parameters(clf.model),
         "test_acc": float(clf.score(test.images, names[test.labels])),
-        "train_seconds": round(_train_seconds(seconds, result.history, resume), 1), "resumed": resume,
+        "train_seconds": round(seconds + state.earlier_seconds, 1), "resumed": state.resume,
         "device": str(clf.device_), "torch": torch.__version__, "machine": describe_machine(),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json(path, metrics)
-    shutil.rmtree(state, ignore_errors=True)
+    state.finish()
     logging.info("%s: test accuracy %.2f%% in %.0f s", path.stem, 100 * metrics["test_acc"], seconds)
-
-
-def _train_seconds(wall: float, history: list[Any], resumed: bool) -> float:
-    """This process's wall time; for a resumed row, the sum of all its epochs' own timings instead."""
-    return sum(h.seconds for h in history) if resumed else wall
 
 
 def row_runs(cells: Path, row: str) -> list[dict[str, Any]]:

@@ -19,25 +19,23 @@ import json
 import logging
 import os
 import re
-import shutil
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-from textcnn.checkpoint import read_json, write_json
+from textcnn.checkpoint import write_json
 from textcnn.data import load_named_dataset
 from textcnn.protocol import mean_std, plan_units, resolve_cv, unit_splits
-from textcnn.resume import RESUME_DIR, STATE, has_train_state
 from textcnn.runs import DataSource, fit_and_score, make_classifier
 
 sys.path.insert(0, str(Path(__file__).parent))
 from machine import describe_machine  # noqa: E402
+from unit_state import UnitState  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 CELLS = RESULTS / "kim_table2"
-STATES = Path(__file__).resolve().parent.parent / "runs" / "benchmarks" / "kim_table2"  # unfinished units
 KIM_DATASETS = ("mr", "sst1", "sst2", "subj", "trec", "cr", "mpqa")
 VARIANTS = ("rand", "static", "non-static", "multichannel")
 PHRASE_DATASETS = ("sst1", "sst2")  # Kim 2014 §3.1: SST models are trained on phrases and sentences
@@ -65,10 +63,8 @@ def run_cell(dataset: str, variant: str, args: argparse.Namespace) -> None:
         path = CELLS / dataset / variant / f"{unit.name}.json"
         if path.exists():
             continue
-        state = STATES / dataset / variant / unit.name
-        resume = has_train_state(state / RESUME_DIR)
-        earlier = read_json(state / RESUME_DIR / STATE)["history"] if resume else []
-        logging.info("%s %s %s%s", dataset, variant, unit.name, f" (resuming after epoch {len(earlier)})" * resume)
+        state = UnitState.of(Path("kim_table2") / dataset / variant / unit.name)
+        logging.info("%s %s %s%s", dataset, variant, unit.name, " (resuming)" * state.resume)
         vectors = None if variant == "rand" else args.vectors
         clf = make_classifier(
             DataSource(dataset),
@@ -79,13 +75,12 @@ def run_cell(dataset: str, variant: str, args: argparse.Namespace) -> None:
             device=args.device,
         )
         start = time.perf_counter()
-        metrics = fit_and_score(clf, unit_splits(splits, unit, cv), checkpoint_dir=state, resume=resume)
+        metrics = fit_and_score(clf, unit_splits(splits, unit, cv), checkpoint_dir=state.folder, resume=state.resume)
         metrics.update(
             dataset=dataset,
             unit=unit.name,
-            # a resumed unit adds the epochs of the process(es) before it
-            wall_seconds=round(time.perf_counter() - start + sum(h["seconds"] for h in earlier), 1),
-            resumed=resume,
+            wall_seconds=round(time.perf_counter() - start + state.earlier_seconds, 1),
+            resumed=state.resume,
             vectors=Path(vectors).name if vectors else None,
             epochs=args.epochs,
             device=str(clf.device_),
@@ -94,7 +89,7 @@ def run_cell(dataset: str, variant: str, args: argparse.Namespace) -> None:
         )
         path.parent.mkdir(parents=True, exist_ok=True)
         write_json(path, metrics)
-        shutil.rmtree(state, ignore_errors=True)
+        state.finish()
 
 
 def cell_text(dataset: str, variant: str, expected_units: int) -> tuple[str, str, str]:
