@@ -49,13 +49,13 @@ def model_parameters(model: str) -> int:
 def run_row(path: Path, clf: ImageCNNClassifier, splits: Splits | Callable[[], Splits],
             extra: dict[str, Any]) -> None:
     """Fit `clf` on train (10% held out for the best-dev epoch), score test once, write the row's JSON."""
-    if path.exists():
+    state = UnitState.claim(path.resolve().relative_to(RESULTS.resolve()).with_suffix(""), result=path)
+    if state is None:  # finished, or being trained by another process
         return
     if callable(splits):
         splits = splits()
     train, test = splits["train"], splits["test"]
     names = np.asarray(train.label_names)
-    state = UnitState.of(path.resolve().relative_to(RESULTS.resolve()).with_suffix(""))
     logging.info("%s: %s on %d training images%s", path.stem, clf.model, len(train),
                  f", resuming from {state.folder}" if state.resume else "")
     start = time.perf_counter()

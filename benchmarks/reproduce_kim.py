@@ -6,6 +6,8 @@ the same folds for every variant). SST trains on all labelled phrases, as Kim di
 benchmarks/results/kim_table2/<dataset>/<variant>/<unit>.json and skipped on the next run, so the
 script can be stopped and restarted at any time; a unit cut off mid-training continues from its last finished
 epoch (its resume state lives under runs/benchmarks/kim_table2/, git-ignored, until the unit finishes).
+Several processes may run at once on the same cells: each unit is claimed by one of them and skipped by the rest
+(on 2 cores, two processes with OMP_NUM_THREADS=1 finish sooner than one with two threads).
 The table (cells not yet run show "pending") goes to benchmarks/results/kim_table2.md.
 
     TEXTCNN_DATA=../shared/data python benchmarks/reproduce_kim.py --datasets all --variants all
@@ -61,9 +63,9 @@ def run_cell(dataset: str, variant: str, args: argparse.Namespace) -> None:
     splits, cv, units = units_for(dataset, args.seeds)
     for unit in units:
         path = CELLS / dataset / variant / f"{unit.name}.json"
-        if path.exists():
+        state = UnitState.claim(Path("kim_table2") / dataset / variant / unit.name, result=path)
+        if state is None:  # finished, or being trained by another process
             continue
-        state = UnitState.of(Path("kim_table2") / dataset / variant / unit.name)
         logging.info("%s %s %s%s", dataset, variant, unit.name, " (resuming)" * state.resume)
         vectors = None if variant == "rand" else args.vectors
         clf = make_classifier(
