@@ -2,9 +2,10 @@
 
 Same data and protocol as benchmarks/reproduce_kim.py: Kim's tokenizer, SST trained on phrases,
 10-fold CV (the same folds) for MR, Subj, CR, MPQA, the fixed test split for SST-1, SST-2, TREC.
-The training part of each unit excludes its dev split, as for the CNN; scikit-learn defaults otherwise
-(C = 1). Deterministic, so one seed. Writes benchmarks/results/baselines/<dataset>.json and
-benchmarks/results/baselines.md.
+The training part of each unit excludes its dev split, as for the CNN. The inverse regularisation strength C
+is chosen per unit on that dev split (the CNN's early-stopping data), never on test: scikit-learn's default
+C = 1 underfits word + bigram features by 0.9 to 4.2 points here. Deterministic, so one seed. Writes
+benchmarks/results/baselines/<dataset>.json and benchmarks/results/baselines.md.
 
     TEXTCNN_DATA=../shared/data python benchmarks/baselines.py
 """
@@ -13,11 +14,12 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 
 from textcnn.checkpoint import write_json
 from textcnn.data import DATASETS, TextDataset, split_off_dev
@@ -26,36 +28,48 @@ from textcnn.tokenizer import Tokenizer
 
 sys.path.insert(0, str(Path(__file__).parent))
 from machine import describe_machine  # noqa: E402
-from reproduce_kim import KIM_DATASETS, RESULTS, units_for  # noqa: E402
+from reproduce_kim import KIM_DATASETS, RESULTS, baseline_text, units_for  # noqa: E402
+
+C_GRID = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 
 
-def baseline(tokenizer: Tokenizer):
+def baseline(tokenizer: Tokenizer, C: float = 1.0) -> Pipeline:
     return make_pipeline(
         TfidfVectorizer(
             tokenizer=tokenizer, lowercase=False, token_pattern=None, ngram_range=(1, 2), sublinear_tf=True
         ),
-        LogisticRegression(max_iter=2000),
+        LogisticRegression(C=C, max_iter=3000),
     )
 
 
-def score_unit(splits: dict[str, TextDataset], tokenizer: Tokenizer) -> float:
+def score_unit(
+    splits: dict[str, TextDataset], tokenizer: Tokenizer, c_grid: Sequence[float] = C_GRID
+) -> tuple[float, float]:
+    """(test accuracy, C) of the grid's model with the best dev accuracy; ties go to the smaller C."""
     train, test = splits["train"], splits["test"]
-    if "dev" not in splits:  # the CNN holds out 10% of train for early stopping; so does the baseline
-        train, _ = split_off_dev(train, 0.1, seed=0)
-    model = baseline(tokenizer).fit(train.texts, train.labels)
-    return float(model.score(test.texts, test.labels))
+    dev = splits.get("dev")
+    if dev is None:  # the CNN holds out 10% of train for early stopping; so does the baseline
+        train, dev = split_off_dev(train, 0.1, seed=0)
+    best_dev, best_model, best_c = -1.0, None, None
+    for C in c_grid:
+        model = baseline(tokenizer, C).fit(train.texts, train.labels)
+        dev_acc = model.score(dev.texts, dev.labels)
+        if dev_acc > best_dev:
+            best_dev, best_model, best_c = dev_acc, model, C
+    return float(best_model.score(test.texts, test.labels)), best_c
 
 
 def main() -> None:
     out_dir = RESULTS / "baselines"
     out_dir.mkdir(parents=True, exist_ok=True)
-    lines = ["| dataset | TF-IDF word+bigram + LR (acc %, mean ± std) | units |", "|---|---|---|"]
+    lines = ["| dataset | TF-IDF word+bigram + LR (acc %, mean ± std) | units | C chosen on dev |", "|---|---|---|---|"]
     for dataset in KIM_DATASETS:
         spec = DATASETS[dataset]
         splits, cv, units = units_for(dataset, seeds=1)
         start = time.perf_counter()
         tokenizer = Tokenizer(spec.tokenizer, spec.lowercase)
-        accs = [score_unit(unit_splits(splits, unit, cv), tokenizer) for unit in units]
+        scored = [score_unit(unit_splits(splits, unit, cv), tokenizer) for unit in units]
+        accs, chosen_c = [acc for acc, _ in scored], [c for _, c in scored]
         mean, std = mean_std(accs)
         write_json(
             out_dir / f"{dataset}.json",
@@ -65,14 +79,18 @@ def main() -> None:
                 "test_acc_std": std,
                 "units": len(units),
                 "test_accs": accs,
+                "C_grid": list(C_GRID),
+                "C_chosen_on_dev": chosen_c,
                 "wall_seconds": round(time.perf_counter() - start, 1),
                 "machine": describe_machine(),
             },
         )
-        lines.append(f"| {dataset} | {100 * mean:.1f} ± {100 * std:.1f} | {len(units)} |")
+        c_text = ", ".join(f"{c:g}" for c in chosen_c)
+        lines.append(f"| {dataset} | {baseline_text(dataset)} | {len(units)} | {c_text} |")
         print(lines[-1], flush=True)
     header = (
-        f"Command: `TEXTCNN_DATA=../shared/data python benchmarks/baselines.py`  \nMachine: {describe_machine()}\n\n"
+        f"Command: `TEXTCNN_DATA=../shared/data python benchmarks/baselines.py`  \nMachine: {describe_machine()}  \n"
+        f"C chosen per unit from {', '.join(f'{c:g}' for c in C_GRID)} by dev accuracy (never test).\n\n"
     )
     (RESULTS / "baselines.md").write_text(header + "\n".join(lines) + "\n")
 
