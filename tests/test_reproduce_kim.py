@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from textcnn.protocol import mean_std
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import reproduce_kim  # noqa: E402
 from reproduce_kim import baseline_text, cell_text  # noqa: E402
@@ -42,8 +44,7 @@ def test_a_finished_cell_shows_mean_and_sample_std(tmp_path):
 def write_baseline(tmp_path: Path, accs: list[float]) -> None:
     folder = tmp_path / "baselines"
     folder.mkdir()
-    mean = sum(accs) / len(accs)
-    std = (sum((a - mean) ** 2 for a in accs) / (len(accs) - 1)) ** 0.5 if len(accs) > 1 else 0.0
+    mean, std = mean_std(accs)
     payload = {"test_acc_mean": mean, "test_acc_std": std, "units": len(accs), "test_accs": accs}
     (folder / "trec.json").write_text(json.dumps(payload))
 
