@@ -21,10 +21,12 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 
-from textcnn.checkpoint import write_json
-from textcnn.data import DATASETS, TextDataset, split_off_dev
-from textcnn.protocol import mean_std, unit_splits
-from textcnn.tokenizer import Tokenizer
+from textcnn.analysis.metrics import mean_std
+from textcnn.base.atomic import write_json
+from textcnn.data.files import TextDataset
+from textcnn.data.registry import DATASETS
+from textcnn.data.splits import split_off_dev, unit_splits
+from textcnn.data.tokenizer import Tokenizer
 
 sys.path.insert(0, str(Path(__file__).parent))
 from machine import describe_machine  # noqa: E402

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from reproduce_kim import RESULTS, units_for  # noqa: I001
 
-from textcnn.checkpoint import write_json
-from textcnn.protocol import unit_splits
-from textcnn.runs import DataSource, make_classifier
+from textcnn.base.atomic import write_json
+from textcnn.data.splits import unit_splits
+from textcnn.jobs.text import DataSource, make_classifier
 
 KIM_EPOCHS = 25
 

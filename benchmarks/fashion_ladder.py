@@ -37,7 +37,7 @@ from image_rows import (  # noqa: I001
     setup_text,
 )
 
-from textcnn.image_classifier import ImageCNNClassifier
+from textcnn.estimators.image import ImageCNNClassifier
 
 BATCH_SIZE = 100  # the course material's batch size for its MNIST-family runs
 # SGD as Keras's optimizer="sgd" defaults (lr 0.01, no momentum): our assumption about the material's setting.

@@ -38,8 +38,8 @@ from image_rows import (  # noqa: I001
     setup_text,
 )
 
-from textcnn.image_classifier import ImageCNNClassifier
-from textcnn.image_data import ImageDataset
+from textcnn.data.images import ImageDataset
+from textcnn.estimators.image import ImageCNNClassifier
 
 MODELS = {"MLP 784-8-8-10": "mlp-8-8", "CNN 2×(conv 5×5×6 + pool), dense 50": "budget-cnn"}
 IMAGES = ("ordinary", "permuted")

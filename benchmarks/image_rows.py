@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from textcnn.checkpoint import write_json
-from textcnn.image import ImageCNNConfig, build_model, count_parameters
-from textcnn.image_classifier import ImageCNNClassifier
-from textcnn.image_data import ImageDataset, load_image_dataset
+from textcnn.base.atomic import write_json
+from textcnn.data.images import ImageDataset, load_image_dataset
+from textcnn.estimators.image import ImageCNNClassifier
+from textcnn.models.image import ImageCNNConfig, build_model, count_parameters
 
 sys.path.insert(0, str(Path(__file__).parent))
 from machine import describe_machine  # noqa: E402

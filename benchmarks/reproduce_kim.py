@@ -27,10 +27,11 @@ from pathlib import Path
 
 import torch
 
-from textcnn.checkpoint import write_json
-from textcnn.data import load_named_dataset
-from textcnn.protocol import mean_std, plan_units, resolve_cv, unit_splits
-from textcnn.runs import DataSource, fit_and_score, make_classifier
+from textcnn.analysis.metrics import mean_std
+from textcnn.base.atomic import write_json
+from textcnn.data.registry import load_named_dataset
+from textcnn.data.splits import plan_units, resolve_cv, unit_splits
+from textcnn.jobs.text import DataSource, fit_and_score, make_classifier
 
 sys.path.insert(0, str(Path(__file__).parent))
 from machine import describe_machine  # noqa: E402

@@ -2,7 +2,7 @@
 
 A synthetic corpus (below) of 1M and 2M sentences goes through what `TextCNNClassifier.fit_corpus` runs:
 
-- tokenise: `textcnn.corpus.encode_corpus` on a cold cache (read the TSV with `datasets`, tokenise in
+- tokenise: `textcnn.data.corpus.encode_corpus` on a cold cache (read the TSV with `datasets`, tokenise in
   `map(batched=True)`, count the vocabulary, encode to int32, copy the ids into the memory-mapped .npy,
   hold out 10% as dev): sentences/s over the whole file;
 - train: `fit_model` over `TokenBatches` on those memory-mapped ids, Kim's rand config (300-d, filters
@@ -138,12 +138,12 @@ class PeakMemory(threading.Thread):
 def measure_on_disk(corpus: Path, cache: Path, steps: int, memory: PeakMemory) -> dict[str, Any]:
     import torch
 
-    from textcnn.batching import TokenBatches
-    from textcnn.config import TextCNNConfig, TrainConfig
-    from textcnn.corpus import encode_corpus
-    from textcnn.text import TextCNN
-    from textcnn.tokenizer import Tokenizer
-    from textcnn.train import fit_model
+    from textcnn.base.config import TextCNNConfig, TrainConfig
+    from textcnn.data.batches import TokenBatches
+    from textcnn.data.corpus import encode_corpus
+    from textcnn.data.tokenizer import Tokenizer
+    from textcnn.models.text import TextCNN
+    from textcnn.training.loop import fit_model
 
     memory.phase("tokenise")
     start = time.perf_counter()
@@ -171,10 +171,10 @@ def measure_on_disk(corpus: Path, cache: Path, steps: int, memory: PeakMemory) -
 
 def measure_in_memory(corpus: Path, memory: PeakMemory) -> dict[str, Any]:
     """What `TextCNNClassifier.fit` builds before training, on the same file: the in-memory contrast."""
-    from textcnn.batching import TokenBatches
-    from textcnn.data import split_off_dev
-    from textcnn.files import load_files
-    from textcnn.tokenizer import Tokenizer, Vocabulary
+    from textcnn.data.batches import TokenBatches
+    from textcnn.data.files import load_files
+    from textcnn.data.splits import split_off_dev
+    from textcnn.data.tokenizer import Tokenizer, Vocabulary
 
     memory.phase("tokenise")
     start = time.perf_counter()

@@ -6,7 +6,7 @@ from random vectors (timing only), filters 3,4,5 × 100, Adadelta, batch 50. Row
 - naive: the same TextCNN driven the way most public re-implementations do it: a DataLoader over Python
   lists, every sentence padded to the corpus maximum length, a host→device copy and `.item()` every step,
   no bucketing;
-- default: `textcnn.train.fit_model` over `TokenBatches`, i.e. what `TextCNNClassifier.fit` runs after
+- default: `textcnn.training.loop.fit_model` over `TokenBatches`, i.e. what `TextCNNClassifier.fit` runs after
   tokenising (pre-tokenised int32 tensors, length bucketing, no host sync inside the epoch);
 - one row per speed option on top of the default (and the default without bucketing, to show that trick).
 
@@ -37,12 +37,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from textcnn.batching import TokenBatches
-from textcnn.config import TextCNNConfig, TrainConfig
-from textcnn.data import load_named_dataset
-from textcnn.text import TextCNN
-from textcnn.tokenizer import PAD_ID, Tokenizer, Vocabulary
-from textcnn.train import fit_model, make_optimizer, predict_logits, resolve_device, seed_everything
+from textcnn.base.config import TextCNNConfig, TrainConfig
+from textcnn.base.tokens import PAD_ID
+from textcnn.data.batches import TokenBatches
+from textcnn.data.registry import load_named_dataset
+from textcnn.data.tokenizer import Tokenizer, Vocabulary
+from textcnn.models.text import TextCNN
+from textcnn.training.loop import fit_model, make_optimizer, predict_logits, resolve_device, seed_everything
 
 sys.path.insert(0, str(Path(__file__).parent))
 from machine import describe_machine  # noqa: E402
@@ -246,7 +247,7 @@ def startup_lines(args: argparse.Namespace) -> list[str]:
 VECTORS_SCRIPT = """
 import json, resource, sys
 from pathlib import Path
-import textcnn.embeddings, gensim.models, torch  # baseline: every import either path needs
+import textcnn.data.embeddings, gensim.models, torch  # baseline: every import either path needs
 
 def rss_mb(field):
     line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith(field))
@@ -256,7 +257,7 @@ baseline = rss_mb("VmRSS:")
 path, how = sys.argv[1], sys.argv[2]
 if how == "textcnn":
     words = [f"w{i}" for i in range(0, 1_000_000, 50)]  # a 20,000-word vocabulary
-    kv = textcnn.embeddings.load_vectors(path, words=words)
+    kv = textcnn.data.embeddings.load_vectors(path, words=words)
 else:
     kv = gensim.models.KeyedVectors.load_word2vec_format(path, binary=True)
 print(json.dumps({"rows": len(kv), "peak_above_baseline_mb": rss_mb("VmHWM:") - baseline}))

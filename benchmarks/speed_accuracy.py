@@ -18,8 +18,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from textcnn.data import load_named_dataset
-from textcnn.runs import DataSource, make_classifier
+from textcnn.data.registry import load_named_dataset
+from textcnn.jobs.text import DataSource, make_classifier
 
 sys.path.insert(0, str(Path(__file__).parent))
 from machine import describe_machine  # noqa: E402

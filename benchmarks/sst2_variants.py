@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from textcnn.runs import DataSource, make_classifier, train_run
+from textcnn.jobs.text import DataSource, make_classifier, train_run
 
 sys.path.insert(0, str(Path(__file__).parent))
 from machine import describe_machine  # noqa: E402

@@ -72,10 +72,10 @@ def build_default_model(out: str | Path, vocab_size: int = DEFAULT_VOCAB) -> Pat
     """Save an untrained default-size model (non-static, 300-d, 3,4,5 × 100) with a `vocab_size`-word vocabulary."""
     import torch
 
-    from textcnn.checkpoint import prepare_run_dir, save_run
-    from textcnn.config import DataConfig, TextCNNConfig, TrainConfig
-    from textcnn.text import TextCNN
-    from textcnn.tokenizer import PAD, UNK, Vocabulary
+    from textcnn.base.config import DataConfig, TextCNNConfig, TrainConfig
+    from textcnn.data.tokenizer import PAD, UNK, Vocabulary
+    from textcnn.models.text import TextCNN
+    from textcnn.storage.rundir import prepare_run_dir, save_run
 
     words = ["a", "gripping", ",", "funny", "film"] + [f"word{i}" for i in range(vocab_size - 7)]
     vocab = Vocabulary([PAD, UNK, *words])

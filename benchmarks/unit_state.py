@@ -18,8 +18,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from textcnn.checkpoint import read_json
-from textcnn.resume import RESUME_DIR, STATE, has_train_state
+from textcnn.base.atomic import read_json
+from textcnn.training.resume import RESUME_DIR, STATE, has_train_state
 
 STATES = Path(__file__).resolve().parent.parent / "runs" / "benchmarks"
 CLAIM = "claimed_by.json"

@@ -1,4 +1,4 @@
-"""An independent pure-numpy forward for convolution and pooling: the test oracle for textcnn.core.
+"""An independent pure-numpy forward for convolution and pooling: the test oracle for textcnn.models.core.
 
 Written from the definitions (cross-correlation, zero padding, floor output size), with loops
 over output positions, so it shares no code or shortcuts with PyTorch.

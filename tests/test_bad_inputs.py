@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from textcnn.classifier import TextCNNClassifier
-from textcnn.errors import CheckpointError
-from textcnn.tokenizer import Tokenizer
+from textcnn.base.errors import CheckpointError
+from textcnn.data.tokenizer import Tokenizer
+from textcnn.estimators.text import TextCNNClassifier
 
 non_blank = st.text(min_size=1, max_size=200).filter(lambda s: s.strip() != "")
 
@@ -155,7 +155,7 @@ def test_long_texts_are_cut_to_max_tokens_with_a_warning(tiny_model):
 
 
 def test_max_tokens_below_one_is_a_config_error(tiny_model):
-    from textcnn.errors import ConfigError
+    from textcnn.base.errors import ConfigError
 
     clf, _ = tiny_model
     clf.set_params(max_tokens=0)

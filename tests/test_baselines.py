@@ -7,9 +7,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from baselines import baseline, score_unit  # noqa: E402
 
-from textcnn.data import split_off_dev
-from textcnn.files import TextDataset
-from textcnn.tokenizer import Tokenizer
+from textcnn.data.files import TextDataset
+from textcnn.data.splits import split_off_dev
+from textcnn.data.tokenizer import Tokenizer
 
 TOKENIZER = Tokenizer("kim", lowercase=True)
 FILLER = [f"w{i}" for i in range(40)]

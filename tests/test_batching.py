@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from textcnn.batching import TokenBatches, TokenIds, length_buckets, pad_batch
+from textcnn.data.batches import TokenBatches, TokenIds, length_buckets, pad_batch
 
 # ------------------------------------------------------------------ length_buckets and pad_batch
 

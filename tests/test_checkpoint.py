@@ -5,19 +5,13 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from textcnn.checkpoint import (
-    atomic_write,
-    load_run,
-    load_weights_into,
-    point_latest,
-    prepare_run_dir,
-    save_run,
-    write_json,
-)
-from textcnn.config import DataConfig, TextCNNConfig, TrainConfig
-from textcnn.errors import CheckpointError
-from textcnn.text import TextCNN
-from textcnn.tokenizer import Vocabulary
+from textcnn.base.atomic import atomic_write, write_json
+from textcnn.base.config import DataConfig, TextCNNConfig, TrainConfig
+from textcnn.base.errors import CheckpointError
+from textcnn.data.tokenizer import Vocabulary
+from textcnn.models.text import TextCNN
+from textcnn.models.weights import load_weights_into
+from textcnn.storage.rundir import load_run, point_latest, prepare_run_dir, save_run
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ import pytest
 from sklearn.base import clone
 from sklearn.model_selection import cross_val_score
 
-from textcnn.classifier import TextCNNClassifier
-from textcnn.errors import DataError, NotFittedError, VectorsError
+from textcnn.base.errors import DataError, NotFittedError, VectorsError
+from textcnn.estimators.text import TextCNNClassifier
 
 TINY = dict(variant="rand", embedding_dim=16, n_filters=8, filter_sizes=(1, 2), epochs=30, batch_size=10,
             optimizer="adam", lr=0.01, dropout=0.0, device="cpu", seed=0)

@@ -17,7 +17,7 @@ import pytest
 import torch
 from click.testing import Result
 
-import textcnn.data
+import textcnn.data.registry
 from tests.cli_helpers import fails, invoke
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -238,7 +238,7 @@ def test_named_dataset_not_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     def offline(spec):
         raise ConnectionError("no network in tests")
 
-    monkeypatch.setattr(textcnn.data, "_load_hub", offline)
+    monkeypatch.setattr(textcnn.data.registry, "_load_hub", offline)
     fails(["train", *TINY, "--dataset", "sst2"], r'dataset "sst2" not found', r"TEXTCNN_DATA", r"ConnectionError")
     assert not (tmp_path / "cwd" / "runs").exists()
 

@@ -1,7 +1,14 @@
 import pytest
 
-from textcnn.config import PRESETS, DataConfig, TextCNNConfig, TrainConfig, config_from_dict, config_to_dict
-from textcnn.errors import ConfigError
+from textcnn.base.config import (
+    PRESETS,
+    DataConfig,
+    TextCNNConfig,
+    TrainConfig,
+    config_from_dict,
+    config_to_dict,
+)
+from textcnn.base.errors import ConfigError
 
 
 def test_presets_are_the_four_kim_variants_with_paper_defaults():

@@ -1,6 +1,6 @@
 import torch
 
-from textcnn.core import ClassifierHead, ConvBank, MaskedConvPool, masked_max_pool, window_mask
+from textcnn.models.core import ClassifierHead, ConvBank, MaskedConvPool, masked_max_pool, window_mask
 
 
 def test_window_mask_counts_windows_that_touch_a_real_token():

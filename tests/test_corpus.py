@@ -1,4 +1,4 @@
-"""The on-disk path (textcnn.corpus, TextCNNClassifier.fit_corpus, train --on-disk): same encoding as in memory."""
+"""The on-disk path (textcnn.data.corpus, TextCNNClassifier.fit_corpus, train --on-disk): same encoding as in memory."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from tests.cli_helpers import fails, invoke
-from textcnn.batching import TokenBatches
-from textcnn.classifier import TextCNNClassifier
-from textcnn.corpus import encode_corpus, encode_file
-from textcnn.data import split_off_dev
-from textcnn.errors import ConfigError, DataError
-from textcnn.files import load_files
-from textcnn.tokenizer import Tokenizer, Vocabulary
+from textcnn.base.errors import ConfigError, DataError
+from textcnn.data.batches import TokenBatches
+from textcnn.data.corpus import encode_corpus, encode_file
+from textcnn.data.files import load_files
+from textcnn.data.splits import split_off_dev
+from textcnn.data.tokenizer import Tokenizer, Vocabulary
+from textcnn.estimators.text import TextCNNClassifier
 
 TINY = ["--variant", "rand", "--n-filters", "4", "--embedding-dim", "8", "--filter-sizes", "1,2"]
 

@@ -1,4 +1,4 @@
-"""Tests for textcnn.data: the dataset registry (local folders, hub remapping), splitting. Nothing is downloaded."""
+"""Tests for textcnn.data.registry (local folders, hub remapping) and dev splitting. Nothing is downloaded."""
 
 import logging
 import os
@@ -8,16 +8,11 @@ from pathlib import Path
 import datasets
 import pytest
 
-from textcnn import data
-from textcnn.data import (
-    DATASETS,
-    DatasetSpec,
-    TextDataset,
-    load_demo,
-    load_named_dataset,
-    split_off_dev,
-)
-from textcnn.errors import DataError
+from textcnn.base.errors import DataError
+from textcnn.data.files import TextDataset
+from textcnn.data.registry import DATASETS, DatasetSpec, load_demo, load_named_dataset
+from textcnn.data import registry as data
+from textcnn.data.splits import split_off_dev
 
 
 def write(path: Path, text: str) -> Path:
@@ -433,7 +428,7 @@ def test_trec_maps_by_code_string_not_by_position(isolated, monkeypatch):
 @pytest.mark.parametrize("name", ["mpqa", "cr"])
 def test_hub_without_label_names_warns_that_the_map_is_unverified(isolated, monkeypatch, caplog, name):
     monkeypatch.setattr(data, "_load_hub", lambda spec: hub_case(name)[0])
-    with caplog.at_level(logging.WARNING, logger="textcnn.data"):
+    with caplog.at_level(logging.WARNING, logger="textcnn.data.registry"):
         load_named_dataset(name)
     if name == "mpqa":  # jxm/mpqa: plain int labels, no names anywhere
         assert "jxm/mpqa split train+test ships no label names" in caplog.text and "unverified" in caplog.text

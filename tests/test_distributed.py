@@ -11,8 +11,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from textcnn.distributed import RankBatches, RankSlice
-from textcnn.train import Batch
+from textcnn.data.batches import Batch
+from textcnn.training.distributed import RankBatches, RankSlice
 
 CLI = str(Path(__file__).resolve().parent.parent / "cli.py")
 # demo set (60 training sentences), batch 20 → 3 global steps per epoch; dropout 0 so both runs see the same net

@@ -1,4 +1,4 @@
-"""Tests for textcnn.embeddings: streaming loaders, embedding matrix, coverage, word2vec training."""
+"""Tests for textcnn.data.embeddings: streaming loaders, embedding matrix, coverage, word2vec training."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ import torch
 from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 
-from textcnn.embeddings import (
+from textcnn.base.errors import ConfigError, DataError, VectorsError
+from textcnn.data.embeddings import (
     OOV_RANGE,
     Coverage,
     build_embedding_matrix,
@@ -23,7 +24,6 @@ from textcnn.embeddings import (
     save_vectors,
     train_word2vec,
 )
-from textcnn.errors import ConfigError, DataError, VectorsError
 
 WORDS = ["the", "of", "Paris", "paris", "café", "and", "to", "a", "in", "is"]
 
@@ -303,7 +303,7 @@ def test_coverage_counts_types_and_weights_tokens(kv):
 
 
 def test_coverage_without_counts_counts_each_type_once(kv, caplog):
-    caplog.set_level("INFO", logger="textcnn.embeddings")
+    caplog.set_level("INFO", logger="textcnn.data.embeddings")
     _, coverage = build_embedding_matrix(["<pad>", "<unk>", "the", "of", "zzz"], kv, 4)
     assert (coverage.tokens_found, coverage.tokens_total) == (2, 3)
     assert str(coverage) in caplog.text

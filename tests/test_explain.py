@@ -11,19 +11,19 @@ import pytest
 import torch
 
 from tests.cli_helpers import fails, invoke
-from textcnn.batching import pad_batch
-from textcnn.classifier import TextCNNClassifier
-from textcnn.config import VARIANTS, TextCNNConfig
-from textcnn.errors import ConfigError, DataError
-from textcnn.explain import (
+from textcnn.analysis.explain import (
     explain_batch,
     filter_report_html,
     format_explanation,
     format_neighbours,
     window_span,
 )
-from textcnn.text import TextCNN
-from textcnn.tokenizer import Tokenizer, Vocabulary
+from textcnn.base.config import VARIANTS, TextCNNConfig
+from textcnn.base.errors import ConfigError, DataError
+from textcnn.data.batches import pad_batch
+from textcnn.data.tokenizer import Tokenizer, Vocabulary
+from textcnn.estimators.text import TextCNNClassifier
+from textcnn.models.text import TextCNN
 
 WORDS = ["the", "film", "was", "very", "good", "bad"]
 DEMO_LABELS = ["negative", "positive"]

@@ -1,4 +1,4 @@
-"""Tests for textcnn.files: the TextDataset container and reading your own TSV/CSV/JSONL files."""
+"""Tests for textcnn.data.files: the TextDataset container and reading your own TSV/CSV/JSONL files."""
 
 import json
 import logging
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-import textcnn.data
-from textcnn.errors import DataError
-from textcnn.files import TextDataset, _read_pairs, load_files
+import textcnn.data.registry
+from textcnn.base.errors import DataError
+from textcnn.data.files import TextDataset, _read_pairs, load_files
 
 
 def write(path: Path, text: str) -> Path:
@@ -75,7 +75,7 @@ def test_jsonl_mixed_int_and_string_integer_labels(tmp_path):
 
 def test_empty_text_rows_are_dropped_and_counted(tmp_path, caplog):
     train = write(tmp_path / "train.tsv", "1\tgood\n0\t   \n0\tbad\n1\t\n")
-    with caplog.at_level(logging.INFO, logger="textcnn.files"):
+    with caplog.at_level(logging.INFO, logger="textcnn.data.files"):
         out = load_files(train)["train"]
     assert out.texts == ["good", "bad"]
     assert "dropped 2 of 4 rows with empty text" in caplog.text
@@ -144,9 +144,9 @@ def test_missing_label_value(tmp_path):
         load_files(train)
 
 
-def test_data_module_reexports_the_same_objects():
-    assert textcnn.data.load_files is load_files
-    assert textcnn.data.TextDataset is TextDataset
+def test_registry_datasets_are_the_files_container():
+    splits = textcnn.data.registry.load_demo()
+    assert all(isinstance(split, TextDataset) for split in splits.values())
 
 
 def test_registry_reader_never_takes_a_row_for_a_header(tmp_path):

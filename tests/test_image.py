@@ -7,9 +7,9 @@ torchvision cannot be installed beside this torch, so every expected count is ha
 import pytest
 import torch
 
-from textcnn.core import BranchBank, ConvUnit, Residual
-from textcnn.errors import ConfigError
-from textcnn.image import (
+from textcnn.base.errors import ConfigError
+from textcnn.models.core import BranchBank, ConvUnit, Residual
+from textcnn.models.image import (
     Conv,
     ImageCNN,
     ImageCNNConfig,

@@ -7,10 +7,10 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from textcnn.base.errors import CheckpointError, DataError, NotFittedError
 from textcnn.cli import main
-from textcnn.errors import CheckpointError, DataError, NotFittedError
-from textcnn.image_classifier import ImageCNNClassifier
-from textcnn.image_data import load_digits_splits
+from textcnn.data.images import load_digits_splits
+from textcnn.estimators.image import ImageCNNClassifier
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +108,7 @@ def sigterm_at_step(monkeypatch, step: int) -> None:
     import os
     import signal
 
-    import textcnn.train as train_module
+    import textcnn.training.loop as train_module
 
     constrain, calls = train_module._apply_constraints, [0]
 
@@ -128,7 +128,7 @@ def _resumable(**kw):
 
 def test_stopped_image_run_resumes_to_the_uninterrupted_result(digits, tmp_path, monkeypatch):
 
-    from textcnn.errors import TrainingInterrupted
+    from textcnn.base.errors import TrainingInterrupted
 
     images, labels = digits["train"].images[:320], digits["train"].labels[:320]
     straight = _resumable().fit(images, labels)
@@ -149,7 +149,7 @@ def test_stopped_image_run_resumes_to_the_uninterrupted_result(digits, tmp_path,
 
 
 def test_resume_with_other_settings_labels_or_without_state_is_refused(digits, tmp_path):
-    from textcnn.errors import ConfigError
+    from textcnn.base.errors import ConfigError
 
     images, labels = digits["train"].images[:64], digits["train"].labels[:64]
     with pytest.raises(CheckpointError, match="nothing to resume"):

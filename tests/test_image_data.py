@@ -8,9 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from textcnn import image_data
-from textcnn.errors import DataError
-from textcnn.image_data import (
+from textcnn.base.errors import DataError
+from textcnn.data.images import (
     ImageBatches,
     ImageDataset,
     load_digits_splits,
@@ -22,6 +21,7 @@ from textcnn.image_data import (
     read_idx,
     split_off_dev,
 )
+from textcnn.data import images as image_data
 
 
 def _write_idx(path, array: np.ndarray, compress: bool = False) -> None:

@@ -5,7 +5,7 @@ import pytest
 import torch
 from numpy_reference import conv1d, conv2d, pool1d, pool2d
 
-from textcnn.core import ConvBank, conv_layer, pool_layer
+from textcnn.models.core import ConvBank, conv_layer, pool_layer
 
 
 def _np(t: torch.Tensor) -> np.ndarray:

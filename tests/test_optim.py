@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from textcnn.optim import LazyAdadelta
+from textcnn.training.optim import LazyAdadelta
 
 
 def make_pair(seed: int) -> tuple[nn.Embedding, nn.Embedding, nn.Linear, nn.Linear]:

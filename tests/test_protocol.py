@@ -1,8 +1,9 @@
 import pytest
 
-from textcnn.data import TextDataset
-from textcnn.errors import DataError
-from textcnn.protocol import KIM_CV_FOLDS, Unit, cv_folds, mean_std, plan_units, resolve_cv, unit_splits
+from textcnn.analysis.metrics import mean_std
+from textcnn.base.errors import DataError
+from textcnn.data.files import TextDataset
+from textcnn.data.splits import KIM_CV_FOLDS, Unit, cv_folds, plan_units, resolve_cv, unit_splits
 
 LABELS = [0] * 30 + [1] * 20 + [2] * 10
 

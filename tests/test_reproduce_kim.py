@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from textcnn.protocol import mean_std
+from textcnn.analysis.metrics import mean_std
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import reproduce_kim  # noqa: E402

@@ -21,7 +21,7 @@ ARGS = ["--variant", "rand", "--embedding-dim", "8", "--n-filters", "4", "--epoc
 
 # Harnesses that inject the fault at a precise point (no test hook lives in the library).
 KILL_WHILE_COMMITTING_EPOCH_3 = """
-import os, signal, textcnn.resume as r
+import os, signal, textcnn.training.resume as r
 write_json = r.write_json
 def dying_write_json(path, obj):
     if path.name == "state.json" and obj.get("epoch") == 3:
@@ -30,7 +30,7 @@ def dying_write_json(path, obj):
 r.write_json = dying_write_json
 """
 SIGTERM_IN_EPOCH_2 = """
-import os, signal, textcnn.train as t
+import os, signal, textcnn.training.loop as t
 constrain, calls = t._apply_constraints, [0]
 def signalling_constraints(module):
     calls[0] += 1

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from textcnn.data import load_named_dataset
-from textcnn.errors import DataError
-from textcnn.runs import DataSource, evaluate_run, format_evaluation, make_classifier, train_run
+from textcnn.base.errors import DataError
+from textcnn.data.registry import load_named_dataset
+from textcnn.jobs.text import DataSource, evaluate_run, format_evaluation, make_classifier, train_run
 
 SHARED = os.environ.get("TEXTCNN_DATA", "")
 HAS_SST2 = bool(SHARED) and Path(SHARED, "sst2", "train.tsv").is_file()

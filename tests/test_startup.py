@@ -92,15 +92,15 @@ def test_cli_runner_predict_never_skips_teardown(model_dir: Path, monkeypatch: p
 
 _LIBRARY_CHECK = """
 import pickle, sys
-from textcnn.classifier import TextCNNClassifier
-from textcnn.errors import TextCNNError
+from textcnn.estimators.text import TextCNNClassifier
+from textcnn.base.errors import TextCNNError
 clf = TextCNNClassifier.load(sys.argv[1])
 clf.predict(["a wonderful film"])
 print("sklearn after load and predict:", "sklearn" in sys.modules)
 params = clf.get_params()  # the first sklearn attribute brings the real bases
 import sklearn.exceptions
 from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier
-from textcnn.errors import NotFittedError
+from textcnn.base.errors import NotFittedError
 print("estimator:", isinstance(clf, BaseEstimator), isinstance(clf, ClassifierMixin), is_classifier(clf))
 print("requests:", callable(TextCNNClassifier.set_fit_request), callable(TextCNNClassifier.set_score_request))
 print("clone:", clone(clf).get_params() == params, pickle.loads(pickle.dumps(clf)).get_params() == params)

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from textcnn.config import TextCNNConfig
-from textcnn.text import TextCNN
-from textcnn.tokenizer import PAD_ID
+from textcnn.base.config import TextCNNConfig
+from textcnn.base.tokens import PAD_ID
+from textcnn.models.text import TextCNN
 
 
 def _model(variant: str, **kw) -> TextCNN:

@@ -1,7 +1,8 @@
 import pytest
 
-from textcnn.errors import CheckpointError, ConfigError
-from textcnn.tokenizer import PAD, UNK, UNK_ID, Tokenizer, Vocabulary, clean_str, clean_str_sst, unicode_tokens
+from textcnn.base.errors import CheckpointError, ConfigError
+from textcnn.base.tokens import UNK_ID
+from textcnn.data.tokenizer import PAD, UNK, Tokenizer, Vocabulary, clean_str, clean_str_sst, unicode_tokens
 
 
 @pytest.mark.parametrize(

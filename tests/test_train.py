@@ -6,9 +6,10 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
-from textcnn.config import TrainConfig
-from textcnn.errors import TextCNNError, TrainingError
-from textcnn.train import Batch, fit_model, predict_logits, resolve_device
+from textcnn.base.config import TrainConfig
+from textcnn.base.errors import TextCNNError, TrainingError
+from textcnn.data.batches import Batch
+from textcnn.training.loop import fit_model, predict_logits, resolve_device
 
 
 class TensorBatches:
@@ -145,9 +146,9 @@ def test_cuda_without_gpu_is_a_clear_error():
 
 
 def _text_setup(seed: int = 0, dropout: float = 0.5):
-    from textcnn.batching import TokenBatches
-    from textcnn.config import TextCNNConfig
-    from textcnn.text import TextCNN
+    from textcnn.base.config import TextCNNConfig
+    from textcnn.data.batches import TokenBatches
+    from textcnn.models.text import TextCNN
 
     gen = torch.Generator().manual_seed(seed)
     ids = [torch.randint(1, 40, (int(n),), generator=gen).tolist() for n in torch.randint(1, 9, (60,), generator=gen)]
@@ -245,7 +246,7 @@ def test_cosine_schedule_anneals_over_the_epochs():
 
 
 def test_plateau_without_a_dev_set_is_a_config_error():
-    from textcnn.errors import ConfigError
+    from textcnn.base.errors import ConfigError
 
     x, y = _blobs()
     with pytest.raises(ConfigError, match="plateau.*no dev set"):
@@ -260,7 +261,7 @@ def test_plateau_without_a_dev_set_is_a_config_error():
     ("lr_patience", 2.5, "lr_patience must be a whole number"),
 ])
 def test_bad_lr_schedule_settings_are_config_errors(field, value, message):
-    from textcnn.errors import ConfigError
+    from textcnn.base.errors import ConfigError
 
     with pytest.raises(ConfigError, match=message):
         TrainConfig(**{field: value})

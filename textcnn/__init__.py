@@ -9,25 +9,32 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from .base.version import __version__
 
 _PUBLIC = {
-    "TextCNNClassifier": "textcnn.classifier",
-    "TextCNN": "textcnn.text",
-    "TextCNNConfig": "textcnn.config",
-    "DataConfig": "textcnn.config",
-    "TrainConfig": "textcnn.config",
-    "PRESETS": "textcnn.config",
-    "Tokenizer": "textcnn.tokenizer",
-    "Vocabulary": "textcnn.tokenizer",
-    "load_vectors": "textcnn.embeddings",
-    "fit_model": "textcnn.train",
-    "TextCNNError": "textcnn.errors",
-    "ConfigError": "textcnn.errors",
-    "DataError": "textcnn.errors",
-    "VectorsError": "textcnn.errors",
-    "CheckpointError": "textcnn.errors",
-    "NotFittedError": "textcnn.errors",
+    "TextCNNClassifier": "textcnn.estimators.text",
+    "ImageCNNClassifier": "textcnn.estimators.image",
+    "TextCNN": "textcnn.models.text",
+    "ImageCNNConfig": "textcnn.models.image",
+    "TextCNNConfig": "textcnn.base.config",
+    "DataConfig": "textcnn.base.config",
+    "TrainConfig": "textcnn.base.config",
+    "PRESETS": "textcnn.base.config",
+    "Tokenizer": "textcnn.data.tokenizer",
+    "Vocabulary": "textcnn.data.tokenizer",
+    "load_vectors": "textcnn.data.embeddings",
+    "ImageDataset": "textcnn.data.images",
+    "load_digits_splits": "textcnn.data.images",
+    "load_image_dataset": "textcnn.data.images",
+    "load_idx_folder": "textcnn.data.images",
+    "load_png_folder": "textcnn.data.images",
+    "fit_model": "textcnn.training.loop",
+    "TextCNNError": "textcnn.base.errors",
+    "ConfigError": "textcnn.base.errors",
+    "DataError": "textcnn.base.errors",
+    "VectorsError": "textcnn.base.errors",
+    "CheckpointError": "textcnn.base.errors",
+    "NotFittedError": "textcnn.base.errors",
 }
 __all__ = ["__version__", *_PUBLIC]
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
-from .config import DEVICES, LR_SCHEDULES, OPTIMIZERS, TOKENIZERS, VARIANTS
-from .errors import TextCNNError
+from .base.config import DEVICES, LR_SCHEDULES, OPTIMIZERS, TOKENIZERS, VARIANTS
+from .base.errors import TextCNNError
 
 DEFAULT_MODEL = "runs/latest"
 
@@ -198,7 +198,7 @@ def train(**opts: Any) -> None:
 
     Under `torchrun --nproc_per_node N` it trains with DistributedDataParallel; --batch-size is the global batch.
     """
-    from .runs import DataSource, make_classifier, resume_run, train_run
+    from .jobs.text import DataSource, make_classifier, resume_run, train_run
 
     if opts["resume_dir"]:
         _report(resume_run(opts["resume_dir"], progress=sys.stderr.isatty()))
@@ -249,13 +249,13 @@ def predict(texts: tuple[str, ...], file: Any, model_dir: str, as_json: bool, to
             explain: bool, top_ngrams: int, max_tokens: int) -> None:
     """Predict labels for TEXTS (or '-' to read one text per line from stdin)."""
     _allow_fast_exit()
-    from .classifier import TextCNNClassifier
-    from .data import read_texts
+    from .data.files import read_texts
+    from .estimators.text import TextCNNClassifier
 
     inputs = read_texts(texts, file, sys.stdin)
     clf = TextCNNClassifier.load(model_dir, device=device, max_tokens=max_tokens)
     if explain:
-        from .explain import format_explanation  # here: explain.py imports gensim (~1 s)
+        from .analysis.explain import format_explanation  # here: explain.py imports gensim (~1 s)
 
         for text in inputs:
             explanation = clf.explain(text)
@@ -283,7 +283,7 @@ def predict(texts: tuple[str, ...], file: Any, model_dir: str, as_json: bool, to
 def evaluate(model_dir: str, dataset: str | None, eval_file: str | None, text_column: str, label_column: str,
              split: str, as_json: bool, plot: bool) -> None:
     """Accuracy, macro-F1 and the confusion matrix of a saved model."""
-    from .runs import DataSource, evaluate_run, format_evaluation
+    from .jobs.text import DataSource, evaluate_run, format_evaluation
 
     source = DataSource(dataset, eval_file, text_column=text_column, label_column=label_column)
     metrics = evaluate_run(model_dir, source, "train" if eval_file else split, plot=plot)
@@ -318,9 +318,9 @@ def explain_filters(model_dir: str, dataset: str | None, train_file: str | None,
                     top_filters: int, top_ngrams: int, max_sentences: int, rank_by: str, out: str | None,
                     as_json: bool) -> None:
     """What did the filters learn: the training n-grams that fire each class's strongest filters."""
-    from .classifier import TextCNNClassifier
-    from .explain import format_filter_report, training_texts, write_filter_report
-    from .runs import DataSource
+    from .analysis.explain import format_filter_report, training_texts, write_filter_report
+    from .estimators.text import TextCNNClassifier
+    from .jobs.text import DataSource
 
     texts = training_texts(DataSource(dataset, train_file, text_column=text_column, label_column=label_column).load())
     report = TextCNNClassifier.load(model_dir).explain_filters(texts, top_filters, top_ngrams, max_sentences, rank_by)
@@ -339,8 +339,8 @@ def explain_filters(model_dir: str, dataset: str | None, train_file: str | None,
 @_friendly_errors
 def neighbours(word: str, model_dir: str, top_k: int, compare: tuple[str, ...], as_json: bool) -> None:
     """Nearest words to WORD in the static vs the fine-tuned channel (Kim 2014 Table 3)."""
-    from .classifier import TextCNNClassifier
-    from .explain import format_neighbours
+    from .analysis.explain import format_neighbours
+    from .estimators.text import TextCNNClassifier
 
     result = TextCNNClassifier.load(model_dir).neighbours(word, top_k, compare)
     click.echo(json.dumps(result, ensure_ascii=False) if as_json else format_neighbours(result))
@@ -382,7 +382,8 @@ Examples:
 def train_image(dataset: str | None, train_dir: str | None, test_dir: str | None, idx_dir: str | None, out: str | None,
                 force: bool, resume_dir: str | None, **params: Any) -> None:
     """Train an image CNN and save it as a run directory; prints dev and test accuracy."""
-    from .image_classifier import ImageCNNClassifier, ImageSource, resume_image_run, train_image_run
+    from .estimators.image import ImageCNNClassifier
+    from .jobs.image import ImageSource, resume_image_run, train_image_run
 
     if resume_dir:
         run_dir, metrics = resume_image_run(resume_dir, progress=sys.stderr.isatty())
@@ -402,7 +403,7 @@ def train_image(dataset: str | None, train_dir: str | None, test_dir: str | None
 @_friendly_errors
 def predict_image(files: tuple[str, ...], model_dir: str, as_json: bool, top_k: int | None, device: str) -> None:
     """Predict the class of each image FILE (PNG, sized like the model's training images)."""
-    from .image_classifier import ImageCNNClassifier
+    from .estimators.image import ImageCNNClassifier
 
     for record in ImageCNNClassifier.load(model_dir, device=device).predict_files(files, top_k=top_k):
         if as_json:

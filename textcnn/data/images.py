@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .data import dev_split
-from .errors import DataError
-from .train import Batch
+from ..base.errors import DataError
+from .batches import Batch
+from .splits import dev_split
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,8 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import torch
@@ -23,36 +21,14 @@ from torch import Tensor, nn
 from torch.optim.lr_scheduler import LRScheduler
 from tqdm.auto import tqdm
 
+from ..base.config import TrainConfig
+from ..base.errors import ConfigError, TextCNNError, TrainingError, TrainingInterrupted
+from ..data.batches import Batches
 from . import distributed
-from .config import TrainConfig
-from .errors import ConfigError, TextCNNError, TrainingError, TrainingInterrupted
 from .optim import LazyAdadelta
 from .resume import TrainState, load_train_state, save_train_state
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Batch:
-    """One mini-batch: positions in the split, the module's inputs, and labels (None when predicting)."""
-
-    index: Tensor
-    inputs: tuple[Tensor, ...]
-    labels: Tensor | None = None
-    global_size: int | None = None  # under DDP: rows of the whole batch this rank holds a slice of
-
-    def to(self, device: torch.device) -> Batch:
-        move = lambda t: t.to(device, non_blocking=True)  # noqa: E731
-        labels = None if self.labels is None else move(self.labels)
-        return Batch(self.index, tuple(move(t) for t in self.inputs), labels, self.global_size)
-
-
-class Batches(Protocol):
-    """Anything that can be iterated once per epoch as `Batch`es."""
-
-    def __len__(self) -> int: ...
-
-    def epoch(self, generator: torch.Generator | None) -> Iterator[Batch]: ...
 
 
 @dataclass
@@ -266,7 +242,7 @@ def fit_model(
 
     The learning rate follows `config.lr_schedule`, stepped once after each epoch's dev score.
     resume_dir: after every epoch the state (last and best weights, optimizer, LR schedule, RNG, early stopping) is
-        saved there (see `textcnn.resume`), and SIGINT/SIGTERM stop training after the current step with
+        saved there (see `textcnn.training.resume`), and SIGINT/SIGTERM stop training after the current step with
         `TrainingInterrupted`. With `resume`, training continues from that state at the next epoch boundary.
     Under torchrun the module is wrapped in DistributedDataParallel and each rank trains on its row slice of
     every global batch (`distributed.RankSlice`); only rank 0 logs, shows progress and writes the state.

@@ -1,36 +1,26 @@
 """Named benchmarks through one registry: a local folder → `$TEXTCNN_DATA/<name>/` → the Hugging Face hub.
 
-Sections: the registry · loading a named dataset (local files, the hub) · the demo set · splitting ·
-texts to predict. Reading your own files lives in `textcnn.files`; `load_files` and `TextDataset` are
-re-exported here.
+Sections: the registry · loading a named dataset (local files, the hub) · the demo set. Reading your own
+files (and texts to predict) lives in `textcnn.data.files`, dev splits and CV folds in `textcnn.data.splits`.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import socket
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any, Literal
 from urllib.parse import urlparse
 
-import torch
-
-from textcnn.errors import DataError
-from textcnn.files import FILE_FORMATS, Row, TextDataset, _drop_empty, _encode_labels, _read_pairs, load_files
-
-__all__ = [
-    "DATASETS", "DATA_ENV", "FILE_FORMATS", "DatasetSpec", "TextDataset",
-    "load_demo", "load_files", "load_named_dataset", "read_texts", "split_off_dev",
-]
+from ..base.errors import DataError
+from .files import Row, TextDataset, _drop_empty, _encode_labels, _read_pairs
 
 log = logging.getLogger(__name__)
 
 DATA_ENV = "TEXTCNN_DATA"
-_DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
+_DEMO_DIR = Path(__file__).resolve().parents[2] / "data" / "demo"
 
 HubSplits = str | tuple[str, ...]  # one hub split, or several joined in this order into one of ours
 
@@ -368,57 +358,6 @@ def load_demo() -> dict[str, TextDataset]:
 # ---------------------------------------------------------------- splitting
 
 
-def split_off_dev(train: TextDataset, fraction: float, seed: int) -> tuple[TextDataset, TextDataset]:
-    """Hold out `fraction` of train as a dev set, stratified by label; returns (train, dev).
-
-    Kim 2014 §3.2 uses a random 10% of train as dev when a dataset has none.
-    """
-    kept, held = dev_split(train.labels, fraction, seed)
-    return train.subset(kept), train.subset(held)
-
-
-def dev_split(labels: Sequence[int], fraction: float, seed: int) -> tuple[list[int], list[int]]:
-    """Sorted (train, dev) indices with `fraction` of the examples in dev, stratified by label.
-
-    Falls back to an unstratified split when some class is too small to appear on both sides.
-    """
-    if not 0 < fraction < 1:
-        raise DataError(f"dev fraction must be between 0 and 1, got {fraction}; e.g. 0.1 (Kim 2014 §3.2)")
-    n_dev = math.ceil(fraction * len(labels))  # how sklearn rounds a float test_size
-    if not 1 <= n_dev < len(labels):
-        raise DataError(
-            f"cannot split {len(labels)} examples into train and dev with fraction {fraction}; "
-            "use more data or another fraction"
-        )
-    counts = torch.bincount(torch.as_tensor(labels, dtype=torch.long))
-    classes = int((counts > 0).sum())
-    stratify = bool(counts[counts > 0].min() >= 2) and classes <= min(n_dev, len(labels) - n_dev)
-    if not stratify:
-        log.info("split_off_dev: a class is too small to stratify; splitting without stratification")
-    from sklearn.model_selection import train_test_split  # here: scikit-learn takes ~1.2 s to import
-
-    kept, held = train_test_split(list(range(len(labels))), test_size=n_dev, random_state=seed,
-                                  stratify=labels if stratify else None)
-    return sorted(kept), sorted(held)
-
-
 # ---------------------------------------------------------------- texts to predict
 
 
-def read_texts(texts: Sequence[str], file: IO[str] | None = None, stdin: IO[str] | None = None) -> list[str]:
-    """The texts to predict: the given strings, or one per non-blank line of `file` (or stdin for "-")."""
-    if "-" in texts:
-        if len(texts) > 1 or file is not None:
-            raise DataError("give texts as arguments or with --file/-, not both")
-        file, texts = stdin, []
-    if file is not None and texts:
-        raise DataError("give texts as arguments or with --file/-, not both")
-    if file is not None:
-        texts = [line.rstrip("\r\n") for line in file]
-        texts = [t for t in texts if t.strip()]
-        if not texts:
-            raise DataError("the input has no non-blank lines; give one text per line")
-        return texts
-    if not texts:
-        raise DataError('no text to predict; give texts as arguments, --file F, or - for stdin: predict "great film"')
-    return list(texts)

@@ -1,6 +1,6 @@
 """Texts and labels from files: the `TextDataset` container, your own TSV/CSV/JSONL files, and the
 low-level readers (`label<TAB>text` rows, UTF-8 checks, empty-row dropping, label encoding) that the
-dataset registry in `textcnn.data` reuses. This module imports nothing from `textcnn.data`.
+dataset registry in `textcnn.data.registry` reuses. This module imports nothing from `textcnn.data.registry`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from textcnn.errors import DataError
+from ..base.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -205,11 +205,11 @@ def _read_jsonl(path: Path, content: str, text_column: str, label_column: str) -
     return list(_jsonl_rows(path, io.StringIO(content, newline="\n"), text_column, label_column))
 
 
-# streaming readers: (line, text, raw label) one row at a time from a text stream (also used by textcnn.corpus)
+# streaming readers: (line, text, raw label) one row at a time from a text stream (also used by textcnn.data.corpus)
 
 
 def _tsv_rows(path: Path, f: IO[str], text_column: str, label_column: str) -> Iterator[Row]:
-    """`label<TAB>text` lines, or a header row naming the columns (textcnn.files._read_tsv's rule)."""
+    """`label<TAB>text` lines, or a header row naming the columns (textcnn.data.files._read_tsv's rule)."""
     lines = ((n, raw.rstrip("\n").rstrip("\r")) for n, raw in enumerate(f, start=1))
     lines = ((n, line) for n, line in lines if line.strip())
     first = next(lines, None)
@@ -261,3 +261,22 @@ def _jsonl_rows(path: Path, f: IO[str], text_column: str, label_column: str) -> 
         _column_index(path, list(record), text_column, label_column, "--text-column")
         _column_index(path, list(record), label_column, text_column, "--label-column")
         yield n, str(record[text_column] or ""), record[label_column]
+
+
+def read_texts(texts: Sequence[str], file: IO[str] | None = None, stdin: IO[str] | None = None) -> list[str]:
+    """The texts to predict: the given strings, or one per non-blank line of `file` (or stdin for "-")."""
+    if "-" in texts:
+        if len(texts) > 1 or file is not None:
+            raise DataError("give texts as arguments or with --file/-, not both")
+        file, texts = stdin, []
+    if file is not None and texts:
+        raise DataError("give texts as arguments or with --file/-, not both")
+    if file is not None:
+        texts = [line.rstrip("\r\n") for line in file]
+        texts = [t for t in texts if t.strip()]
+        if not texts:
+            raise DataError("the input has no non-blank lines; give one text per line")
+        return texts
+    if not texts:
+        raise DataError('no text to predict; give texts as arguments, --file F, or - for stdin: predict "great film"')
+    return list(texts)

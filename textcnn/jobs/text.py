@@ -15,14 +15,17 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
-from . import distributed
-from .checkpoint import METRICS, point_latest, prepare_run_dir, read_json, write_json
-from .classifier import TextCNNClassifier
-from .data import DATASETS, TextDataset, load_demo, load_files, load_named_dataset
-from .errors import CheckpointError, DataError, TrainingInterrupted
-from .plots import plot_confusion, plot_history
-from .protocol import Unit, mean_std, plan_units, resolve_cv, unit_splits
-from .resume import RESUME_DIR, has_train_state
+from ..analysis.metrics import mean_std
+from ..analysis.plots import plot_confusion, plot_history
+from ..base.atomic import read_json, write_json
+from ..base.errors import CheckpointError, DataError, TrainingInterrupted
+from ..data.files import TextDataset, load_files
+from ..data.registry import DATASETS, load_demo, load_named_dataset
+from ..data.splits import Unit, plan_units, resolve_cv, unit_splits
+from ..estimators.text import TextCNNClassifier
+from ..storage.rundir import METRICS, point_latest, prepare_run_dir
+from ..training import distributed
+from ..training.resume import RESUME_DIR, has_train_state
 
 log = logging.getLogger(__name__)
 

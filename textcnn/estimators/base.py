@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DataError
+from ..base.errors import DataError
 
 
 class _SklearnBases:
@@ -82,7 +82,7 @@ class CNNClassifierBase(_SklearnBases):
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "module_"):
-            from .errors import NotFittedError  # built on first use: it imports scikit-learn (see errors.py)
+            from ..base.errors import NotFittedError  # built on first use: it imports scikit-learn (see errors.py)
 
             name = type(self).__name__
             raise NotFittedError(f"this {name} is not fitted yet; call fit(...) or {name}.load(dir)")

@@ -12,21 +12,44 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import DataError
-from .tokenizer import PAD_ID
-from .train import Batch
+from ..base.errors import DataError
+from ..base.tokens import PAD_ID
+
+
+@dataclass
+class Batch:
+    """One mini-batch: positions in the split, the module's inputs, and labels (None when predicting)."""
+
+    index: Tensor
+    inputs: tuple[Tensor, ...]
+    labels: Tensor | None = None
+    global_size: int | None = None  # under DDP: rows of the whole batch this rank holds a slice of
+
+    def to(self, device: torch.device) -> Batch:
+        move = lambda t: t.to(device, non_blocking=True)  # noqa: E731
+        labels = None if self.labels is None else move(self.labels)
+        return Batch(self.index, tuple(move(t) for t in self.inputs), labels, self.global_size)
+
+
+class Batches(Protocol):
+    """Anything that can be iterated once per epoch as `Batch`es."""
+
+    def __len__(self) -> int: ...
+
+    def epoch(self, generator: torch.Generator | None) -> Iterator[Batch]: ...
 
 
 @dataclass
 class TokenIds:
     """N token-id sequences as one flat int32 tensor (T,) and offsets (N + 1,): sequence i is flat[o[i]:o[i+1]].
 
-    `flat` may be a memory-mapped array (see `textcnn.corpus`), so a corpus larger than memory costs
+    `flat` may be a memory-mapped array (see `textcnn.data.corpus`), so a corpus larger than memory costs
     only its offsets in RAM.
     """
 

@@ -7,54 +7,23 @@ and `metrics.json`. Nothing is ever unpickled.
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from . import __version__
-from .config import DataConfig, TextCNNConfig, TrainConfig, config_from_dict, config_to_dict
-from .errors import CheckpointError, ConfigError
-from .tokenizer import Vocabulary
+from ..base.atomic import atomic_write, read_json, write_json
+from ..base.config import DataConfig, TextCNNConfig, TrainConfig, config_from_dict, config_to_dict
+from ..base.errors import CheckpointError, ConfigError
+from ..base.version import __version__
+from ..data.tokenizer import Vocabulary
 
 FORMAT_VERSION = 1
 WEIGHTS, CONFIG, VOCAB = "model.safetensors", "config.json", "vocab.json"
 LABELS, METRICS = "labels.json", "metrics.json"
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same folder, then rename: never a half-written file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Atomically write `obj` as indented UTF-8 JSON."""
-    text = json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
-    atomic_write(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
-
-
-def read_json(path: Path) -> Any:
-    """Read a JSON file of a run directory; a missing or broken file is a CheckpointError."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise CheckpointError(f"{path} is missing: {path.parent} is not a complete textcnn run directory") from err
-    except (OSError, ValueError) as err:
-        raise CheckpointError(f"{path} is not valid JSON ({err}); the run directory is corrupt") from err
 
 
 def prepare_run_dir(path: str | os.PathLike, force: bool = False) -> Path:
@@ -151,13 +120,3 @@ def load_weights(run_dir: Path) -> dict[str, Tensor]:
         raise CheckpointError(f"{path} is corrupt or not a safetensors file: {err}") from err
 
 
-def load_weights_into(module: nn.Module, state: dict[str, Tensor], source: str) -> None:
-    """Copy `state` into `module` after checking every name and shape matches."""
-    expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
-    found = {k: tuple(v.shape) for k, v in state.items()}
-    if expected != found:
-        diff = sorted(set(expected.items()) ^ set(found.items()))[:4]
-        raise CheckpointError(
-            f"weights in {source} do not match the model its config describes (first differences: {diff})"
-        )
-    module.load_state_dict(state)

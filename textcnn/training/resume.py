@@ -24,8 +24,9 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 from torch.optim.lr_scheduler import LRScheduler
 
-from .checkpoint import atomic_write, load_weights_into, read_json, write_json
-from .errors import CheckpointError
+from ..base.atomic import atomic_write, read_json, write_json
+from ..base.errors import CheckpointError
+from ..models.weights import load_weights_into
 
 log = logging.getLogger(__name__)
 

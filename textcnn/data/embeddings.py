@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, BinaryIO
 import numpy as np
 import torch
 
-from .checkpoint import atomic_write
-from .errors import ConfigError, DataError, VectorsError
+from ..base.atomic import atomic_write
+from ..base.errors import ConfigError, DataError, VectorsError
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors  # imported where used: gensim takes ~1 s, and predict never needs it

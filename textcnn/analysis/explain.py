@@ -22,11 +22,12 @@ import torch
 from gensim.models import KeyedVectors
 from torch import Tensor
 
-from .batching import TokenBatches, pad_batch
-from .checkpoint import atomic_write
-from .errors import ConfigError, DataError
-from .text import TextCNN
-from .tokenizer import PAD_ID, UNK_ID, Vocabulary
+from ..base.atomic import atomic_write
+from ..base.errors import ConfigError, DataError
+from ..base.tokens import PAD_ID, UNK_ID
+from ..data.batches import TokenBatches, pad_batch
+from ..data.tokenizer import Vocabulary
+from ..models.text import TextCNN
 
 log = logging.getLogger(__name__)
 

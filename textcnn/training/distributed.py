@@ -11,16 +11,13 @@ import hashlib
 import itertools
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from .errors import TextCNNError
-
-if TYPE_CHECKING:
-    from .train import Batch, Batches
+from ..base.errors import TextCNNError
+from ..data.batches import Batch, Batches
 
 
 def world() -> tuple[int, int]:
@@ -104,8 +101,6 @@ class RankSlice:
         return len(self.batches)
 
     def epoch(self, generator: torch.Generator | None) -> Iterator[Batch]:
-        from .train import Batch  # train imports this module
-
         for batch in self.batches.epoch(generator):
             if len(batch.index) < self.world_size:
                 continue

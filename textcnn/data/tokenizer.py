@@ -8,10 +8,10 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from .errors import CheckpointError, ConfigError
+from ..base.errors import CheckpointError, ConfigError
+from ..base.tokens import UNK_ID
 
 PAD, UNK = "<pad>", "<unk>"
-PAD_ID, UNK_ID = 0, 1
 
 # Kim's released preprocessing (process_data.py): everything outside this set becomes a space.
 _KIM_DROP = re.compile(r"[^A-Za-z0-9(),!?'`]")

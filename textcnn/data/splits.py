@@ -8,17 +8,54 @@ early stopping, and tests on the remaining fold.
 
 from __future__ import annotations
 
-import statistics
+import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sklearn.model_selection import StratifiedKFold
+import torch
 
-from .data import TextDataset, split_off_dev
-from .errors import DataError
+from ..base.errors import DataError
+from .files import TextDataset
+
+log = logging.getLogger(__name__)
 
 KIM_CV_FOLDS = 10  # Kim 2014 §3: "CV: average over 10-fold cross-validation" for MR, Subj, CR, MPQA
 FOLD_SEED = 0  # the same folds for every variant and seed, so cells are compared on equal data
+
+
+def split_off_dev(train: TextDataset, fraction: float, seed: int) -> tuple[TextDataset, TextDataset]:
+    """Hold out `fraction` of train as a dev set, stratified by label; returns (train, dev).
+
+    Kim 2014 §3.2 uses a random 10% of train as dev when a dataset has none.
+    """
+    kept, held = dev_split(train.labels, fraction, seed)
+    return train.subset(kept), train.subset(held)
+
+
+def dev_split(labels: Sequence[int], fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Sorted (train, dev) indices with `fraction` of the examples in dev, stratified by label.
+
+    Falls back to an unstratified split when some class is too small to appear on both sides.
+    """
+    if not 0 < fraction < 1:
+        raise DataError(f"dev fraction must be between 0 and 1, got {fraction}; e.g. 0.1 (Kim 2014 §3.2)")
+    n_dev = math.ceil(fraction * len(labels))  # how sklearn rounds a float test_size
+    if not 1 <= n_dev < len(labels):
+        raise DataError(
+            f"cannot split {len(labels)} examples into train and dev with fraction {fraction}; "
+            "use more data or another fraction"
+        )
+    counts = torch.bincount(torch.as_tensor(labels, dtype=torch.long))
+    classes = int((counts > 0).sum())
+    stratify = bool(counts[counts > 0].min() >= 2) and classes <= min(n_dev, len(labels) - n_dev)
+    if not stratify:
+        log.info("split_off_dev: a class is too small to stratify; splitting without stratification")
+    from sklearn.model_selection import train_test_split  # here: scikit-learn takes ~1.2 s to import
+
+    kept, held = train_test_split(list(range(len(labels))), test_size=n_dev, random_state=seed,
+                                  stratify=labels if stratify else None)
+    return sorted(kept), sorted(held)
 
 
 @dataclass(frozen=True)
@@ -48,6 +85,8 @@ def cv_folds(labels: Sequence[int], n_folds: int, seed: int = FOLD_SEED) -> list
             f"cannot make {n_folds} stratified folds: the smallest class has {smallest} examples; "
             f"use --cv between 2 and {smallest}"
         )
+    from sklearn.model_selection import StratifiedKFold  # here: scikit-learn takes ~1.2 s to import
+
     folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     return [(train.tolist(), test.tolist()) for train, test in folds.split(list(labels), list(labels))]
 
@@ -71,9 +110,3 @@ def unit_splits(
     train_idx, test_idx = cv_folds(pool.labels, cv)[unit.fold]
     train, dev = split_off_dev(pool.subset(train_idx), dev_fraction, unit.seed)
     return {"train": train, "dev": dev, "test": pool.subset(test_idx)}
-
-
-def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for a single value)."""
-    values = list(values)
-    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .config import TextCNNConfig
+from ..base.config import TextCNNConfig
+from ..base.tokens import PAD_ID
 from .core import ClassifierHead, MaskedConvPool
-from .tokenizer import PAD_ID
 
 RAND_INIT_RANGE = 0.25  # U[-0.25, 0.25], Kim's released code for random word vectors
 
@@ -65,7 +65,7 @@ class TextCNN(nn.Module):
         """Speed options that keep the function and the weights (and so the checkpoint) unchanged.
 
         fused_conv: all filter widths in one convolution; sparse_embeddings: the fine-tuned channel gets
-        sparse gradients, which `textcnn.optim.LazyAdadelta` applies to the batch's rows only.
+        sparse gradients, which `textcnn.training.optim.LazyAdadelta` applies to the batch's rows only.
         """
         self.features.fused = fused_conv
         if self.tuned is not None:

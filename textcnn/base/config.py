@@ -98,7 +98,7 @@ class TrainConfig:
     fused_conv: bool = False  # all filter widths in one convolution (same function, one kernel launch)
     bf16: bool = False  # bfloat16 autocast for the forward pass (changes numerics slightly)
     compile: bool = False  # torch.compile the model (compile time is paid on the first batches)
-    # Adadelta updates only the batch's embedding rows: the same arithmetic, much less of it (textcnn.optim);
+    # Adadelta updates only the batch's embedding rows: the same arithmetic, much less of it (textcnn.training.optim);
     # ignored by the other optimizers and under torchrun
     sparse_embeddings: bool = True
     dry_run: bool = False  # one tiny epoch on a few batches, for smoke tests

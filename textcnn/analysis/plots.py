@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .checkpoint import atomic_write
+from ..base.atomic import atomic_write
 
 
 def _pyplot() -> Any:

@@ -13,18 +13,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from . import distributed
-from .batching import TokenBatches
-from .checkpoint import load_run, load_weights_into, prepare_run_dir, save_run
-from .config import DataConfig, TextCNNConfig, TrainConfig
-from .data import TextDataset, split_off_dev
-from .embeddings import build_embedding_matrix, load_vectors, save_vectors, train_word2vec
-from .errors import CheckpointError, ConfigError, DataError
-from .estimator import CNNClassifierBase
-from .resume import RESUME_DIR, has_train_state
-from .text import TextCNN
-from .tokenizer import Tokenizer, Vocabulary
-from .train import FitResult, fit_model, predict_logits, resolve_device
+from ..base.config import DataConfig, TextCNNConfig, TrainConfig
+from ..base.errors import CheckpointError, ConfigError, DataError
+from ..data.batches import TokenBatches
+from ..data.embeddings import build_embedding_matrix, load_vectors, save_vectors, train_word2vec
+from ..data.files import TextDataset
+from ..data.splits import split_off_dev
+from ..data.tokenizer import Tokenizer, Vocabulary
+from ..models.text import TextCNN
+from ..models.weights import load_weights_into
+from ..storage.rundir import load_run, prepare_run_dir, save_run
+from ..training import distributed
+from ..training.loop import FitResult, fit_model, predict_logits, resolve_device
+from ..training.resume import RESUME_DIR, has_train_state
+from .base import CNNClassifierBase
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors  # gensim takes ~1 s to import; embeddings.py imports it when used
@@ -153,13 +155,13 @@ class TextCNNClassifier(CNNClassifierBase):
     ) -> TextCNNClassifier:
         """Train on a .tsv/.csv/.jsonl file larger than memory; model, run directory and resume work as in `fit`.
 
-        The file is tokenised once into a memory-mapped cache (`textcnn.corpus.encode_corpus`, under `cache_dir`,
+        The file is tokenised once into a memory-mapped cache (`textcnn.data.corpus.encode_corpus`, under `cache_dir`,
         by default `<datasets cache>/textcnn`) and each batch is gathered from it, so no text stays in memory.
         The classes are the file's labels, named as `load_files` names them. Without `dev_file`, `dev_fraction`
         of the rows are held out as in `fit`. Pretrained variants need `vectors` (or $TEXTCNN_VECTORS): this
         path does not train word2vec. `num_proc` tokenises in that many processes. Sets `train_examples_`.
         """
-        from .corpus import encode_corpus  # imports datasets: only this path pays for it
+        from ..data.corpus import encode_corpus  # imports datasets: only this path pays for it
 
         model_cfg, data_cfg, train_cfg = self.model_config(), self.data_config(), self.train_config()
         if model_cfg.uses_vectors and self._vectors_source() is None:
@@ -305,7 +307,7 @@ class TextCNNClassifier(CNNClassifierBase):
         cache_dir: str | os.PathLike | None = None,
     ) -> float:
         """Accuracy on a labelled .tsv/.csv/.jsonl file, read through the on-disk cache as `fit_corpus` reads."""
-        from .corpus import encode_file  # imports datasets: only this path pays for it
+        from ..data.corpus import encode_file  # imports datasets: only this path pays for it
 
         self._check_fitted()
         split = encode_file(
@@ -328,7 +330,7 @@ class TextCNNClassifier(CNNClassifierBase):
         (tokens[start:end], end exclusive), widths, contribution and n_features, most positive first.
         `label` explains another class's logit instead of the predicted one.
         """
-        from .explain import explain_text
+        from ..analysis.explain import explain_text
 
         self._check_fitted()
         [text] = _check_texts([text])
@@ -344,7 +346,7 @@ class TextCNNClassifier(CNNClassifierBase):
 
         `rank_by`: "contribution" (mean contribution to the class margin) or "weight" (classifier weight).
         """
-        from .explain import explain_filters
+        from ..analysis.explain import explain_filters
 
         self._check_fitted()
         return explain_filters(self.module_, self._tokenize_one, self.vocab_, [str(c) for c in self.classes_],
@@ -355,7 +357,7 @@ class TextCNNClassifier(CNNClassifierBase):
 
         `compare`: words whose cosine similarity to `word` is reported per channel, e.g. ["good"] for "bad".
         """
-        from .explain import neighbours
+        from ..analysis.explain import neighbours
 
         self._check_fitted()
         return neighbours(self.module_, self.vocab_, word, top_k, self.tokenizer_.lowercase, compare)

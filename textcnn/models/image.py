@@ -1,7 +1,7 @@
 """Image CNNs as configurations of the core: layer plans (data) fed to one builder.
 
 A plan is a tuple of small frozen specs (`Conv`, `Pool`, `Dense`, `ResStage`, `Inception`, ...).
-`ImageCNN` walks it once, building each layer from `textcnn.core` and tracking the (C, H, W)
+`ImageCNN` walks it once, building each layer from `textcnn.models.core` and tracking the (C, H, W)
 shape, so no flatten size is ever hard-coded. Named builders (`mnist_cnn`, `cifar_net`, `vgg16`,
 `resnet50`, ...) only choose a plan. Dimension letters: B batch, C channels, H/W image size, K classes.
 """
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
+from ..base.errors import ConfigError
 from .core import (
     BranchBank,
     ClassifierHead,
@@ -23,7 +24,6 @@ from .core import (
     conv_output_size,
     pool_layer,
 )
-from .errors import ConfigError
 
 Shape = tuple[int, int, int]  # (C, H, W)
 

@@ -39,9 +39,18 @@ import torch
 from sklearn.model_selection import train_test_split
 from torch import Tensor
 
-from .batching import TokenIds
-from .errors import ConfigError, DataError
-from .files import FILE_FORMATS, Row, _csv_rows, _encode_labels, _is_int, _jsonl_rows, _train_label_names, _tsv_rows
+from ..base.errors import ConfigError, DataError
+from .batches import TokenIds
+from .files import (
+    FILE_FORMATS,
+    Row,
+    _csv_rows,
+    _encode_labels,
+    _is_int,
+    _jsonl_rows,
+    _train_label_names,
+    _tsv_rows,
+)
 from .tokenizer import PAD, UNK, Tokenizer, Vocabulary
 
 log = logging.getLogger(__name__)
@@ -79,9 +88,9 @@ def encode_corpus(
 ) -> Corpus:
     """Tokenise a .tsv/.csv/.jsonl training file into the cache, build its vocabulary and encode it.
 
-    The files are read as `textcnn.files.load_files` reads them (same columns, header rule, label names and
+    The files are read as `textcnn.data.files.load_files` reads them (same columns, header rule, label names and
     errors). Without `dev_file`, `dev_fraction` of the training rows are held out as dev (stratified, `seed`):
-    the rows `textcnn.data.split_off_dev` holds out of the same file in memory. The vocabulary comes from the
+    the rows `textcnn.data.splits.split_off_dev` holds out of the same file in memory. The vocabulary comes from the
     training rows only. `cache_dir`: default `<datasets cache>/textcnn` ($HF_DATASETS_CACHE).
     """
     tokenizer = tokenizer or Tokenizer()
@@ -166,7 +175,7 @@ def _rows(path: Path, text_column: str, label_column: str) -> Iterator[tuple[str
     readers = {".tsv": _tsv_rows, ".csv": _csv_rows, ".jsonl": _jsonl_rows}
     seen = kept = line = 0
     try:
-        # csv needs newline=""; the TSV/JSONL readers of textcnn.files split on "\n" only
+        # csv needs newline=""; the TSV/JSONL readers of textcnn.data.files split on "\n" only
         with path.open(encoding="utf-8-sig", newline="" if path.suffix.lower() == ".csv" else "\n") as f:
             for line, text, label in readers[path.suffix.lower()](path, f, text_column, label_column):
                 seen += 1
@@ -207,7 +216,7 @@ def _label_ids(rows: Any, source: str, names: list[str], numeric: bool) -> np.nd
 def _label_codes(rows: Any) -> tuple[np.ndarray, list[Row]]:
     """Each row's label as a code (N,) into the distinct labels, and (first line, "", label) per distinct label.
 
-    The distinct labels are few, so `textcnn.files._encode_labels` checks them (with its messages) row-free.
+    The distinct labels are few, so `textcnn.data.files._encode_labels` checks them (with its messages) row-free.
     """
     import pyarrow.compute as pc
 
@@ -219,7 +228,7 @@ def _label_codes(rows: Any) -> tuple[np.ndarray, list[Row]]:
 
 
 def _dev_rows(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """Boolean mask (N,) of the rows held out as dev: the rows `textcnn.data.split_off_dev` holds out."""
+    """Boolean mask (N,) of the rows held out as dev: the rows `textcnn.data.splits.split_off_dev` holds out."""
     if not 0 < fraction < 1:
         raise DataError(f"dev fraction must be between 0 and 1, got {fraction}; e.g. 0.1 (Kim 2014 §3.2)")
     n, n_dev = len(labels), math.ceil(fraction * len(labels))  # how sklearn rounds a float test_size
@@ -318,7 +327,7 @@ def _encode_batch(batch: Any, itos: Any) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from .tokenizer import UNK_ID
+    from ..base.tokens import UNK_ID
 
     tokens = batch.column("tokens").combine_chunks()  # ListArray, maybe a slice: rebase its offsets
     ids = pc.fill_null(pc.index_in(tokens.flatten(), value_set=itos), UNK_ID).cast(pa.int32())

@@ -1,0 +1,1 @@
+"""From files to batches: datasets, tokenizer, vocabulary, word vectors, splits and mini-batches."""

@@ -1,0 +1,1 @@
+"""The scikit-learn estimators over text and images."""

@@ -1,0 +1,1 @@
+"""Train, resume and evaluate run directories: the work behind the CLI commands."""

@@ -1,0 +1,1 @@
+"""Run directories: safetensors weights, JSON config, vocabulary and labels."""
