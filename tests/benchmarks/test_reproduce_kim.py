@@ -8,7 +8,7 @@ import pytest
 
 from textcnn.analysis.metrics import mean_std
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import reproduce_kim  # noqa: E402
 from reproduce_kim import baseline_text, cell_text  # noqa: E402
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
-from numpy_reference import conv1d, conv2d, pool1d, pool2d
 
+from tests.models.numpy_reference import conv1d, conv2d, pool1d, pool2d
 from textcnn.models.core import ConvBank, conv_layer, pool_layer
 
 

@@ -9,10 +9,8 @@ import datasets
 import pytest
 
 from textcnn.base.errors import DataError
-from textcnn.data.files import TextDataset
-from textcnn.data.registry import DATASETS, DatasetSpec, load_demo, load_named_dataset
 from textcnn.data import registry as data
-from textcnn.data.splits import split_off_dev
+from textcnn.data.registry import DATASETS, DatasetSpec, load_demo, load_named_dataset
 
 
 def write(path: Path, text: str) -> Path:
@@ -497,39 +495,6 @@ def test_real_counts(monkeypatch, tmp_path):
     counts = {name: {split: len(ds) for split, ds in load_named_dataset(name).items()} for name in DATASETS}
     assert counts == REAL_COUNTS
     assert {name: len(load_named_dataset(name, phrases=True)["train"]) for name in REAL_PHRASES} == REAL_PHRASES
-
-
-# ------------------------------------------------------------------ split_off_dev
-
-
-def imbalanced(n_pos: int = 30, n_neg: int = 70) -> TextDataset:
-    labels = [1] * n_pos + [0] * n_neg
-    return TextDataset([f"s{i}" for i in range(len(labels))], labels, ["neg", "pos"])
-
-
-def test_split_off_dev_sizes_and_stratification():
-    full = imbalanced()
-    train, dev = split_off_dev(full, 0.1, seed=0)
-    assert (len(train), len(dev)) == (90, 10)
-    assert Counter(dev.labels) == {0: 7, 1: 3}  # the 70/30 class ratio is kept
-    assert sorted(train.texts + dev.texts) == sorted(full.texts)
-    assert train.label_names == dev.label_names == ["neg", "pos"]
-
-
-def test_split_off_dev_is_seeded():
-    full = imbalanced()
-    assert split_off_dev(full, 0.2, seed=1)[1].texts == split_off_dev(full, 0.2, seed=1)[1].texts
-    assert split_off_dev(full, 0.2, seed=1)[1].texts != split_off_dev(full, 0.2, seed=2)[1].texts
-
-
-def test_split_off_dev_tiny_class_falls_back():
-    train, dev = split_off_dev(imbalanced(n_pos=1, n_neg=9), 0.3, seed=0)
-    assert (len(train), len(dev)) == (7, 3)
-
-
-def test_split_off_dev_bad_fraction():
-    with pytest.raises(DataError, match="between 0 and 1, got 1.5"):
-        split_off_dev(imbalanced(), 1.5, seed=0)
 
 
 def test_unreachable_hub_fails_fast_with_a_connection_error(monkeypatch):

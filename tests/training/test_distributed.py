@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 from textcnn.data.batches import Batch
 from textcnn.training.distributed import RankBatches, RankSlice
 
-CLI = str(Path(__file__).resolve().parent.parent / "cli.py")
+CLI = str(Path(__file__).resolve().parents[2] / "cli.py")
 # demo set (60 training sentences), batch 20 → 3 global steps per epoch; dropout 0 so both runs see the same net
 ARGS = ["-q", "train", "--variant", "rand", "--embedding-dim", "8", "--n-filters", "4", "--epochs", "2",
         "--batch-size", "20", "--dropout", "0", "--deterministic", "--device", "cpu"]

@@ -1,9 +1,10 @@
+from collections import Counter
+
 import pytest
 
-from textcnn.analysis.metrics import mean_std
 from textcnn.base.errors import DataError
 from textcnn.data.files import TextDataset
-from textcnn.data.splits import KIM_CV_FOLDS, Unit, cv_folds, plan_units, resolve_cv, unit_splits
+from textcnn.data.splits import KIM_CV_FOLDS, Unit, cv_folds, plan_units, resolve_cv, split_off_dev, unit_splits
 
 LABELS = [0] * 30 + [1] * 20 + [2] * 10
 
@@ -48,7 +49,34 @@ def test_a_fold_unit_has_its_own_dev_split_and_a_disjoint_test_fold():
     assert test == {data.texts[i] for i in cv_folds(LABELS, 5)[2][1]}
 
 
-def test_mean_std():
-    assert mean_std([1.0]) == (1.0, 0.0)
-    mean, std = mean_std([1.0, 3.0])
-    assert mean == 2.0 and std == pytest.approx(1.41421356)
+# ------------------------------------------------------------------ split_off_dev
+
+
+def imbalanced(n_pos: int = 30, n_neg: int = 70) -> TextDataset:
+    labels = [1] * n_pos + [0] * n_neg
+    return TextDataset([f"s{i}" for i in range(len(labels))], labels, ["neg", "pos"])
+
+
+def test_split_off_dev_sizes_and_stratification():
+    full = imbalanced()
+    train, dev = split_off_dev(full, 0.1, seed=0)
+    assert (len(train), len(dev)) == (90, 10)
+    assert Counter(dev.labels) == {0: 7, 1: 3}  # the 70/30 class ratio is kept
+    assert sorted(train.texts + dev.texts) == sorted(full.texts)
+    assert train.label_names == dev.label_names == ["neg", "pos"]
+
+
+def test_split_off_dev_is_seeded():
+    full = imbalanced()
+    assert split_off_dev(full, 0.2, seed=1)[1].texts == split_off_dev(full, 0.2, seed=1)[1].texts
+    assert split_off_dev(full, 0.2, seed=1)[1].texts != split_off_dev(full, 0.2, seed=2)[1].texts
+
+
+def test_split_off_dev_tiny_class_falls_back():
+    train, dev = split_off_dev(imbalanced(n_pos=1, n_neg=9), 0.3, seed=0)
+    assert (len(train), len(dev)) == (7, 3)
+
+
+def test_split_off_dev_bad_fraction():
+    with pytest.raises(DataError, match="between 0 and 1, got 1.5"):
+        split_off_dev(imbalanced(), 1.5, seed=0)

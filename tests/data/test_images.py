@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from textcnn.base.errors import DataError
+from textcnn.data import images as image_data
 from textcnn.data.images import (
     ImageBatches,
     ImageDataset,
@@ -21,7 +22,6 @@ from textcnn.data.images import (
     read_idx,
     split_off_dev,
 )
-from textcnn.data import images as image_data
 
 
 def _write_idx(path, array: np.ndarray, compress: bool = False) -> None:
