@@ -8,7 +8,7 @@ import pytest
 
 import textcnn.data.registry
 from textcnn.base.errors import DataError
-from textcnn.data.files import TextDataset, _read_pairs, load_files
+from textcnn.data.files import TextDataset, load_files, read_pairs
 
 
 def write(path: Path, text: str) -> Path:
@@ -151,8 +151,8 @@ def test_registry_datasets_are_the_files_container():
 
 def test_registry_reader_never_takes_a_row_for_a_header(tmp_path):
     path = write(tmp_path / "train.tsv", "2\ttext\n0\tlabel\n\n1\tfine\n")
-    assert _read_pairs(path) == [(1, "text", "2"), (2, "label", "0"), (4, "fine", "1")]
+    assert read_pairs(path) == [(1, "text", "2"), (2, "label", "0"), (4, "fine", "1")]
     with pytest.raises(DataError, match='column "label" not found'):
         load_files(path)  # load_files, by contrast, takes a first row naming a column for a header
     with pytest.raises(DataError, match=r"train\.tsv line 2 has no tab"):
-        _read_pairs(write(tmp_path / "train.tsv", "1\tgood\n0 bad\n"))
+        read_pairs(write(tmp_path / "train.tsv", "1\tgood\n0 bad\n"))

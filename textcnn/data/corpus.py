@@ -44,12 +44,12 @@ from .batches import TokenIds
 from .files import (
     FILE_FORMATS,
     Row,
-    _csv_rows,
-    _encode_labels,
-    _is_int,
-    _jsonl_rows,
-    _train_label_names,
-    _tsv_rows,
+    csv_rows,
+    encode_labels,
+    is_int_label,
+    jsonl_rows,
+    train_label_names,
+    tsv_rows,
 )
 from .tokenizer import PAD, UNK, Tokenizer, Vocabulary
 
@@ -122,7 +122,7 @@ def encode_file(
     """A labelled file (dev or test) encoded with an existing vocabulary and label names, through the cache."""
     with _progress_bars(progress):
         rows = _read_rows(path, text_column, label_column, _cache_root(cache_dir))
-        numeric = all(_is_int(name) for name in label_names)  # as load_files decides for the training file
+        numeric = all(is_int_label(name) for name in label_names)  # as load_files decides for the training file
         labels = _label_ids(rows, str(path), label_names, numeric)
         encoded = _encode(_tokenize(rows, tokenizer or Tokenizer(), max_tokens, num_proc), vocab, num_proc)
         return EncodedSplit(_token_ids(encoded, None), torch.from_numpy(labels))
@@ -172,7 +172,7 @@ def _write_rows(path: Path, arrow: Path, text_column: str, label_column: str) ->
 
 def _rows(path: Path, text_column: str, label_column: str) -> Iterator[tuple[str, str, int]]:
     """(text, label, line) of each row with non-blank text, one at a time; a row without a label is an error."""
-    readers = {".tsv": _tsv_rows, ".csv": _csv_rows, ".jsonl": _jsonl_rows}
+    readers = {".tsv": tsv_rows, ".csv": csv_rows, ".jsonl": jsonl_rows}
     seen = kept = line = 0
     try:
         # csv needs newline=""; the TSV/JSONL readers of textcnn.data.files split on "\n" only
@@ -202,21 +202,21 @@ def _rows(path: Path, text_column: str, label_column: str) -> Iterator[tuple[str
 def _train_labels(rows: Any, source: str) -> tuple[np.ndarray, list[str]]:
     """Label indices (N,) int64 and label names of a training file, named as `load_files` names them."""
     codes, distinct = _label_codes(rows)
-    numeric = all(_is_int(label) for _, _, label in distinct)
-    names = _train_label_names(distinct, numeric)
-    return np.asarray(_encode_labels(distinct, source, names, numeric, "training labels"))[codes], names
+    numeric = all(is_int_label(label) for _, _, label in distinct)
+    names = train_label_names(distinct, numeric)
+    return np.asarray(encode_labels(distinct, source, names, numeric, "training labels"))[codes], names
 
 
 def _label_ids(rows: Any, source: str, names: list[str], numeric: bool) -> np.ndarray:
     """Each row's label as its index in `names`, (N,) int64; a label not there is an error naming its first line."""
     codes, distinct = _label_codes(rows)
-    return np.asarray(_encode_labels(distinct, source, names, numeric, "training labels"))[codes]
+    return np.asarray(encode_labels(distinct, source, names, numeric, "training labels"))[codes]
 
 
 def _label_codes(rows: Any) -> tuple[np.ndarray, list[Row]]:
     """Each row's label as a code (N,) into the distinct labels, and (first line, "", label) per distinct label.
 
-    The distinct labels are few, so `textcnn.data.files._encode_labels` checks them (with its messages) row-free.
+    The distinct labels are few, so `textcnn.data.files.encode_labels` checks them (with its messages) row-free.
     """
     import pyarrow.compute as pc
 

@@ -1,6 +1,6 @@
-"""Texts and labels from files: the `TextDataset` container, your own TSV/CSV/JSONL files, and the
-low-level readers (`label<TAB>text` rows, UTF-8 checks, empty-row dropping, label encoding) that the
-dataset registry in `textcnn.data.registry` reuses. This module imports nothing from `textcnn.data.registry`.
+"""Texts and labels from files: the `TextDataset` container, your own TSV/CSV/JSONL files, texts to predict, and
+the public low-level readers (`label<TAB>text` rows, UTF-8 checks, empty-row dropping, label encoding) that the
+dataset registry (`textcnn.data.registry`) and the on-disk corpus (`textcnn.data.corpus`) reuse.
 """
 
 from __future__ import annotations
@@ -76,27 +76,29 @@ def load_files(
     """
     paths = {"train": train_file, "dev": dev_file, "test": test_file}
     rows = {
-        split: _drop_empty(_read_rows(Path(path), text_column, label_column), str(path))
+        split: drop_empty(_read_rows(Path(path), text_column, label_column), str(path))
         for split, path in paths.items()
         if path is not None
     }
-    numeric = all(_is_int(label) for _, _, label in rows["train"])
-    names = _train_label_names(rows["train"], numeric)
+    numeric = all(is_int_label(label) for _, _, label in rows["train"])
+    names = train_label_names(rows["train"], numeric)
     known = f"labels of the training file {Path(train_file).name}"
     out = {}
     for split, split_rows in rows.items():
-        labels = _encode_labels(split_rows, str(paths[split]), names, numeric, known)
+        labels = encode_labels(split_rows, str(paths[split]), names, numeric, known)
         out[split] = TextDataset([text for _, text, _ in split_rows], labels, list(names))
     return out
 
 
-def _train_label_names(rows: list[Row], numeric: bool) -> list[str]:
+def train_label_names(rows: list[Row], numeric: bool) -> list[str]:
+    """The class names of a training file, in class-id order: sorted integers, or sorted strings."""
     if numeric:
         return [str(i) for i in sorted({int(label) for _, _, label in rows})]
     return sorted({_label_key(label, numeric) for _, _, label in rows})
 
 
-def _is_int(label: Any) -> bool:
+def is_int_label(label: Any) -> bool:
+    """Whether a raw label reads as an integer (then labels are class ids, not names)."""
     if isinstance(label, bool):
         return False
     if isinstance(label, int):
@@ -106,7 +108,7 @@ def _is_int(label: Any) -> bool:
 
 def _label_key(label: Any, numeric: bool) -> str:
     """The label as the string stored in label_names ("01" and 1 both become "1" for integer labels)."""
-    if numeric and _is_int(label):
+    if numeric and is_int_label(label):
         return str(int(label))
     return str(label).strip()
 
@@ -114,7 +116,7 @@ def _label_key(label: Any, numeric: bool) -> str:
 # ---------------------------------------------------------------- shared with the dataset registry
 
 
-def _encode_labels(rows: list[Row], source: str, names: list[str], numeric: bool, known: str) -> list[int]:
+def encode_labels(rows: list[Row], source: str, names: list[str], numeric: bool, known: str) -> list[int]:
     """Each row's label as its index in `names`; a label not there is an error naming it and the file."""
     if not rows:
         raise DataError(f"{source} has no rows with text and a label; check the file and its columns")
@@ -133,7 +135,7 @@ def _encode_labels(rows: list[Row], source: str, names: list[str], numeric: bool
     return labels
 
 
-def _drop_empty(rows: list[Row], source: str) -> list[Row]:
+def drop_empty(rows: list[Row], source: str) -> list[Row]:
     """The rows whose text is not blank; how many were dropped is logged (CR has 4, MPQA 3)."""
     kept = [row for row in rows if row[1].strip()]
     if len(kept) < len(rows):
@@ -141,7 +143,7 @@ def _drop_empty(rows: list[Row], source: str) -> list[Row]:
     return kept
 
 
-def _read_pairs(path: Path) -> list[Row]:
+def read_pairs(path: Path) -> list[Row]:
     """Every non-blank row of a headerless `label<TAB>text` file (the registry's format; never a header)."""
     return [_tsv_pair(path, n, line) for n, line in _nonblank_lines(_read_text(path))]
 
@@ -176,7 +178,7 @@ def _nonblank_lines(content: str) -> list[tuple[int, str]]:
 
 
 def _read_tsv(path: Path, content: str, text_column: str, label_column: str) -> list[Row]:
-    return list(_tsv_rows(path, io.StringIO(content, newline="\n"), text_column, label_column))
+    return list(tsv_rows(path, io.StringIO(content, newline="\n"), text_column, label_column))
 
 
 def _tsv_pair(path: Path, n: int, line: str) -> Row:
@@ -198,18 +200,18 @@ def _column_index(path: Path, columns: list[str], wanted: str, other: str, flag:
 
 
 def _read_csv(path: Path, content: str, text_column: str, label_column: str) -> list[Row]:
-    return list(_csv_rows(path, io.StringIO(content, newline=""), text_column, label_column))
+    return list(csv_rows(path, io.StringIO(content, newline=""), text_column, label_column))
 
 
 def _read_jsonl(path: Path, content: str, text_column: str, label_column: str) -> list[Row]:
-    return list(_jsonl_rows(path, io.StringIO(content, newline="\n"), text_column, label_column))
+    return list(jsonl_rows(path, io.StringIO(content, newline="\n"), text_column, label_column))
 
 
 # streaming readers: (line, text, raw label) one row at a time from a text stream (also used by textcnn.data.corpus)
 
 
-def _tsv_rows(path: Path, f: IO[str], text_column: str, label_column: str) -> Iterator[Row]:
-    """`label<TAB>text` lines, or a header row naming the columns (textcnn.data.files._read_tsv's rule)."""
+def tsv_rows(path: Path, f: IO[str], text_column: str, label_column: str) -> Iterator[Row]:
+    """`label<TAB>text` lines, or a header row naming the columns (`_read_tsv`'s rule)."""
     lines = ((n, raw.rstrip("\n").rstrip("\r")) for n, raw in enumerate(f, start=1))
     lines = ((n, line) for n, line in lines if line.strip())
     first = next(lines, None)
@@ -232,7 +234,8 @@ def _tsv_rows(path: Path, f: IO[str], text_column: str, label_column: str) -> It
         yield n, fields[text_at], fields[label_at]
 
 
-def _csv_rows(path: Path, f: IO[str], text_column: str, label_column: str) -> Iterator[Row]:
+def csv_rows(path: Path, f: IO[str], text_column: str, label_column: str) -> Iterator[Row]:
+    """Rows of a CSV stream with a header naming the text and label columns."""
     reader = csv.DictReader(f)
     columns = list(reader.fieldnames or [])
     _column_index(path, columns, text_column, label_column, "--text-column")
@@ -247,7 +250,8 @@ def _csv_rows(path: Path, f: IO[str], text_column: str, label_column: str) -> It
         yield reader.line_num, row[text_column] or "", row[label_column]
 
 
-def _jsonl_rows(path: Path, f: IO[str], text_column: str, label_column: str) -> Iterator[Row]:
+def jsonl_rows(path: Path, f: IO[str], text_column: str, label_column: str) -> Iterator[Row]:
+    """Rows of a JSON-lines stream, one object per non-blank line."""
     for n, line in enumerate(f, start=1):
         if not line.strip():
             continue

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from urllib.parse import urlparse
 
 from ..base.errors import DataError
-from .files import Row, TextDataset, _drop_empty, _encode_labels, _read_pairs
+from .files import Row, TextDataset, drop_empty, encode_labels, read_pairs
 
 log = logging.getLogger(__name__)
 
@@ -215,8 +215,8 @@ def _load_local(spec: DatasetSpec, folder: Path, phrases: bool = False) -> dict[
     for split, stem in stems.items():
         path = folder / f"{stem}.tsv"
         if path.is_file():
-            rows = _drop_empty(_read_pairs(path), str(path))
-            labels = _encode_labels(rows, str(path), keys, numeric=True, known=f"{spec.name} labels")
+            rows = drop_empty(read_pairs(path), str(path))
+            labels = encode_labels(rows, str(path), keys, numeric=True, known=f"{spec.name} labels")
             out[split] = TextDataset([text for _, text, _ in rows], labels, list(spec.label_names))
     return out
 
@@ -307,7 +307,7 @@ def _hub_split(spec: DatasetSpec, parts: list[Any], part_names: tuple[str, ...])
             "%s ships no label names, so its labels are mapped as %s without a check (unverified: see "
             "data/README.md); compare a few examples", source, spec.hub_label_map,
         )
-    rows = _drop_empty(rows, source)
+    rows = drop_empty(rows, source)
     index = {hub: spec.label_names.index(ours) for hub, ours in spec.hub_label_map.items()}
     return TextDataset([t for _, t, _ in rows], [index[y] for _, _, y in rows], list(spec.label_names))
 
