@@ -61,13 +61,13 @@ class DatasetSpec:
         if unknown:
             raise DataError(
                 f"DATASETS[{self.name!r}].hub_label_map names {', '.join(unknown)}, which are not in "
-                f"label_names ({', '.join(self.label_names)}); fix the entry in textcnn/data.py"
+                f"label_names ({', '.join(self.label_names)}); fix the entry in textcnn/data/registry.py"
             )
         stray = set(self.hub_label_names) - set(self.hub_label_map)
         if stray:
             raise DataError(
                 f"DATASETS[{self.name!r}].hub_label_names has labels {sorted(stray, key=repr)} that "
-                f"hub_label_map ({self.hub_label_map}) lacks; fix the entry in textcnn/data.py"
+                f"hub_label_map ({self.hub_label_map}) lacks; fix the entry in textcnn/data/registry.py"
             )
 
     @property
@@ -258,13 +258,13 @@ def _load_from_hub(spec: DatasetSpec) -> dict[str, TextDataset]:
         if missing:
             raise DataError(
                 f"hub dataset {spec.hub_id} lacks split {', '.join(missing)}, which DATASETS[{spec.name!r}] "
-                f"joins into {ours!r} (hub splits: {', '.join(hub)}); fix hub_split_map in textcnn/data.py"
+                f"joins into {ours!r} (hub splits: {', '.join(hub)}); fix hub_split_map in textcnn/data/registry.py"
             )
         out[ours] = _hub_split(spec, [hub[part] for part in parts], parts)
     if not out:
         raise DataError(
             f"hub dataset {spec.hub_id} has splits {', '.join(hub)} but hub_split_map of DATASETS"
-            f"[{spec.name!r}] expects {spec.hub_split_map}; fix the entry in textcnn/data.py"
+            f"[{spec.name!r}] expects {spec.hub_split_map}; fix the entry in textcnn/data/registry.py"
         )
     log.info("loaded %s from the Hugging Face hub (%s)", spec.name, spec.hub_id)
     return out
@@ -296,7 +296,7 @@ def _hub_split(spec: DatasetSpec, parts: list[Any], part_names: tuple[str, ...])
             raise DataError(
                 f"hub dataset {spec.hub_id} split {split_name} has no column {missing[0]!r} (columns: "
                 f"{', '.join(split.column_names)}); fix hub_text_column/hub_label_column of "
-                f"DATASETS[{spec.name!r}] in textcnn/data.py"
+                f"DATASETS[{spec.name!r}] in textcnn/data/registry.py"
             )
         hub_labels = list(split[spec.hub_label_column])
         checked |= _check_hub_label_names(spec, split, hub_labels, f"{spec.hub_id} split {split_name}")
@@ -328,7 +328,7 @@ def _check_hub_label_names(spec: DatasetSpec, split: Any, hub_labels: list, sour
     if unmapped:
         raise DataError(
             f"hub dataset {source} has label {unmapped[0]!r}, which DATASETS[{spec.name!r}].hub_label_map "
-            f"({spec.hub_label_map}) does not map; fix the map in textcnn/data.py"
+            f"({spec.hub_label_map}) does not map; fix the map in textcnn/data/registry.py"
         )
     for hub_label, hub_name in sorted(pairs, key=repr):
         ours = spec.hub_label_map[hub_label]
@@ -337,7 +337,7 @@ def _check_hub_label_names(spec: DatasetSpec, split: Any, hub_labels: list, sour
             raise DataError(
                 f'hub dataset {source} has label {hub_label!r} ("{hub_name}") but DATASETS[{spec.name!r}]'
                 f".hub_label_map maps it to {ours!r}, expecting the hub to name it {expected!r} "
-                f"({spec.hub_label_map}); fix the map in textcnn/data.py"
+                f"({spec.hub_label_map}); fix the map in textcnn/data/registry.py"
             )
     return checked
 

@@ -1,7 +1,7 @@
 """ImageCNNClassifier: the image sibling of TextCNNClassifier, a scikit-learn estimator over image arrays.
 
 Same trainer (`fit_model`), same run-directory format (`model.safetensors` + `config.json` with
-`"task": "image"` + `labels.json` + `metrics.json`), read and written with `checkpoint.py`'s functions.
+`"task": "image"` + `labels.json` + `metrics.json`), read and written with `textcnn.storage.rundir`'s functions.
 """
 
 from __future__ import annotations

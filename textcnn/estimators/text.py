@@ -322,7 +322,7 @@ class TextCNNClassifier(CNNClassifierBase):
         texts = list(X)
         return self._records("text", texts, self.predict_proba(texts), top_k)
 
-    # ---- explanations (see textcnn/explain.py) ----
+    # ---- explanations (see textcnn/analysis/explain.py) ----
     def explain(self, text: str, label: Any = None) -> dict[str, Any]:
         """Why `text` got its label: the n-grams whose pooled features add up (with the bias) to the logit.
 
