@@ -1,36 +1,34 @@
 """The model a user would pick instead of a CNN: word + bigram TF-IDF and logistic regression.
 
-Same data and protocol as benchmarks/reproduce_kim.py: Kim's tokenizer, SST trained on phrases,
+Same data and protocol as benchmarks.reproduce_kim: Kim's tokenizer, SST trained on phrases,
 10-fold CV (the same folds) for MR, Subj, CR, MPQA, the fixed test split for SST-1, SST-2, TREC.
 The training part of each unit excludes its dev split, as for the CNN. The inverse regularisation strength C
 is chosen per unit on that dev split (the CNN's early-stopping data), never on test: scikit-learn's default
 C = 1 underfits word + bigram features by 0.9 to 4.2 points here. Deterministic, so one seed. Writes
 benchmarks/results/baselines/<dataset>.json and benchmarks/results/baselines.md.
 
-    TEXTCNN_DATA=../shared/data python benchmarks/baselines.py
+    TEXTCNN_DATA=../shared/data python -m benchmarks.baselines
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 
+from benchmarks.common.kim import KIM_DATASETS, baseline_text, units_for
+from benchmarks.common.machine import describe_machine
+from benchmarks.common.paths import RESULTS
 from textcnn.analysis.metrics import mean_std
 from textcnn.base.atomic import write_json
 from textcnn.data.files import TextDataset
 from textcnn.data.registry import DATASETS
 from textcnn.data.splits import split_off_dev, unit_splits
 from textcnn.data.tokenizer import Tokenizer
-
-sys.path.insert(0, str(Path(__file__).parent))
-from machine import describe_machine  # noqa: E402
-from reproduce_kim import KIM_DATASETS, RESULTS, baseline_text, units_for  # noqa: E402
 
 C_GRID = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 
@@ -62,6 +60,8 @@ def score_unit(
 
 
 def main() -> None:
+    argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()  # --help; no options
     out_dir = RESULTS / "baselines"
     out_dir.mkdir(parents=True, exist_ok=True)
     lines = ["| dataset | TF-IDF word+bigram + LR (acc %, mean ± std) | units | C chosen on dev |", "|---|---|---|---|"]
@@ -91,7 +91,7 @@ def main() -> None:
         lines.append(f"| {dataset} | {baseline_text(dataset)} | {len(units)} | {c_text} |")
         print(lines[-1], flush=True)
     header = (
-        f"Command: `TEXTCNN_DATA=../shared/data python benchmarks/baselines.py`  \nMachine: {describe_machine()}  \n"
+        f"Command: `TEXTCNN_DATA=../shared/data python -m benchmarks.baselines`  \nMachine: {describe_machine()}  \n"
         f"C chosen per unit from {', '.join(f'{c:g}' for c in C_GRID)} by dev accuracy (never test).\n\n"
     )
     (RESULTS / "baselines.md").write_text(header + "\n".join(lines) + "\n")

@@ -6,7 +6,7 @@ OMP_NUM_THREADS=1; seconds/epoch come from the run's metrics.json (rank 0's cloc
 Every row uses dense embedding gradients (`--dense-embeddings`), as DDP needs, so only the rank count changes.
 A row is skipped when its JSON exists (delete benchmarks/results/ddp_scaling/ to re-run).
 
-    TEXTCNN_DATA=../shared/data python benchmarks/ddp_scaling.py --ranks 1,2
+    TEXTCNN_DATA=../shared/data python -m benchmarks.ddp_scaling --ranks 1,2
 """
 
 from __future__ import annotations
@@ -20,11 +20,9 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from machine import describe_machine  # noqa: E402
+from benchmarks.common.machine import describe_machine
+from benchmarks.common.paths import RESULTS, ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 CELLS = RESULTS / "ddp_scaling"
 N_TRAIN = 6920
 
@@ -66,7 +64,8 @@ def table(rows: list[dict], command: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ranks", default="1,2", help="comma-separated rank counts")
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs after the warm-up epoch")
     args = parser.parse_args()
@@ -79,7 +78,7 @@ def main() -> None:
         if not cell.exists():
             cell.write_text(json.dumps(run_row(ranks, args.epochs), indent=2))
         rows.append(json.loads(cell.read_text()))
-    text = table(rows, "python benchmarks/ddp_scaling.py " + " ".join(sys.argv[1:]))
+    text = table(rows, "python -m benchmarks.ddp_scaling " + " ".join(sys.argv[1:]))
     print(text)
     (RESULTS / "ddp_scaling.md").write_text(text + "\n")
 

@@ -7,7 +7,7 @@ units of one cell for `--epochs` (default 50) and reads, from the same run, the 
 data is never scored. Each finished unit is written to benchmarks/results/epoch_cap/<dataset>-<variant>/<unit>.json
 and skipped on the next run; the table goes to benchmarks/results/epoch_cap/<dataset>-<variant>.md.
 
-    TEXTCNN_DATA=../shared/data python benchmarks/epoch_cap.py --dataset mr --variant non-static --folds 0,1,2
+    TEXTCNN_DATA=../shared/data python -m benchmarks.epoch_cap --dataset mr --variant non-static --folds 0,1,2
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import os
 import statistics
 from pathlib import Path
 
-from reproduce_kim import RESULTS, units_for  # noqa: I001
-
+from benchmarks.common.kim import units_for
+from benchmarks.common.paths import RESULTS
 from textcnn.base.atomic import write_json
 from textcnn.data.splits import unit_splits
 from textcnn.jobs.text import DataSource, make_classifier
@@ -55,7 +55,8 @@ def best(dev: list[float], epochs: int) -> tuple[float, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="mr")
     parser.add_argument("--variant", default="non-static")
     parser.add_argument("--folds", default="0,1,2", help="CV folds (or seeds, for fixed-split datasets) to run")
@@ -71,8 +72,8 @@ def main() -> None:
     for unit in units:
         run_unit(cells / f"{unit.name}.json", args.dataset, args.variant, unit, splits, cv, args)
     lines = [f"{args.dataset} {args.variant}, seed as in the reproduction: best dev accuracy % (its epoch) within "
-             f"{KIM_EPOCHS} vs {args.epochs} epochs. Command: `TEXTCNN_DATA=../shared/data python "
-             f"benchmarks/epoch_cap.py --dataset {args.dataset} --variant {args.variant} --folds {args.folds} "
+             f"{KIM_EPOCHS} vs {args.epochs} epochs. Command: `TEXTCNN_DATA=../shared/data python -m "
+             f"benchmarks.epoch_cap --dataset {args.dataset} --variant {args.variant} --folds {args.folds} "
              f"--epochs {args.epochs}`", "",
              f"| unit | ≤ {KIM_EPOCHS} epochs | ≤ {args.epochs} epochs | gain |", "|---|---|---|---|"]
     gains = []
@@ -84,6 +85,7 @@ def main() -> None:
     lines += ["", f"Mean gain {statistics.mean(gains):+.2f} points over {len(gains)} units."]
     (cells.parent / f"{cells.name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
 
 if __name__ == "__main__":
     main()

@@ -10,8 +10,8 @@ Each finished rung is written at once to benchmarks/results/fashion_ladder/<rung
 limit<N>/ with --limit) and skipped on the next run. The table (rungs not yet run show "pending")
 goes to benchmarks/results/fashion_ladder.md.
 
-    python benchmarks/fashion_ladder.py --rungs 1            # one rung
-    python benchmarks/fashion_ladder.py --rungs all --epochs 5 --long-epochs 30 --patience 5 --lr-patience 2
+    python -m benchmarks.fashion_ladder --rungs 1            # one rung
+    python -m benchmarks.fashion_ladder --rungs all --epochs 5 --long-epochs 30 --patience 5 --lr-patience 2
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from functools import partial
 from pathlib import Path
 
 import torch
-from image_rows import (  # noqa: I001
+
+from benchmarks.common.image_rows import (
     RESULTS,
     accuracy_text,
     add_common_args,
     cells_dir,
     command_text,
-    describe_machine,
     load_fashion,
     model_parameters,
     parse_common,
@@ -36,7 +36,7 @@ from image_rows import (  # noqa: I001
     run_row,
     setup_text,
 )
-
+from benchmarks.common.machine import describe_machine
 from textcnn.estimators.image import ImageCNNClassifier
 
 BATCH_SIZE = 100  # the course material's batch size for its MNIST-family runs
@@ -87,7 +87,7 @@ def table(args: argparse.Namespace, cells: Path) -> str:
     lines = [
         "# Fashion-MNIST ladder (course material), reproduced",
         "",
-        "Command: " + command_text("fashion_ladder.py", options, cells) + "  ",
+        "Command: " + command_text("fashion_ladder", options, cells) + "  ",
         f"Protocol: {limit}, 10% of them held out as dev (the best-dev epoch's weights are kept); test = the "
         f"10,000 Fashion-MNIST test images; batch {BATCH_SIZE}. SGD = lr {SGD_LR}, no momentum (Keras's "
         f"`optimizer='sgd'` defaults, assumed); Adam lr {ADAM_LR}. Rungs 1-4: {args.epochs} epochs. Rung 5: up to "
@@ -109,7 +109,8 @@ def table(args: argparse.Namespace, cells: Path) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rungs", default="all", help="comma-separated rung numbers (1-5) or all")
     parser.add_argument("--epochs", type=int, default=5, help="epochs of rungs 1-4 (the material's 5)")
     parser.add_argument("--long-epochs", type=int, default=30, help="most epochs of rung 5")

@@ -9,8 +9,8 @@ order, so its accuracy should not change, while the CNN's advantage should disap
 Each finished row is written at once to benchmarks/results/fc_vs_cnn/<row>-seed<k>.json (under
 limit<N>/ with --limit) and skipped on the next run. The table goes to benchmarks/results/fc_vs_cnn.md.
 
-    python benchmarks/fc_vs_cnn.py --epochs 10
-    python benchmarks/fc_vs_cnn.py --epochs 2 --limit 5000    # a quick run
+    python -m benchmarks.fc_vs_cnn --epochs 10
+    python -m benchmarks.fc_vs_cnn --epochs 2 --limit 5000    # a quick run
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from image_rows import (  # noqa: I001
+
+from benchmarks.common.image_rows import (
     RESULTS,
     Splits,
     accuracy_text,
     add_common_args,
     cells_dir,
     command_text,
-    describe_machine,
     load_fashion,
     model_parameters,
     parse_common,
@@ -37,7 +37,7 @@ from image_rows import (  # noqa: I001
     run_row,
     setup_text,
 )
-
+from benchmarks.common.machine import describe_machine
 from textcnn.data.images import ImageDataset
 from textcnn.estimators.image import ImageCNNClassifier
 
@@ -82,7 +82,7 @@ def table(args: argparse.Namespace, cells: Path) -> str:
     lines = [
         "# Fully connected vs CNN on the same parameter budget (Fashion-MNIST)",
         "",
-        "Command: " + command_text("fc_vs_cnn.py", options, cells) + "  ",
+        "Command: " + command_text("fc_vs_cnn", options, cells) + "  ",
         f"Protocol: {limit}, 10% of them held out as dev for the best-dev epoch of {args.epochs}; "
         f"Adam lr 1e-3, batch {BATCH_SIZE}; test = the 10,000 Fashion-MNIST test images. Permuted = one fixed "
         "random pixel order per seed, applied to train and test.  ",
@@ -105,7 +105,8 @@ def table(args: argparse.Namespace, cells: Path) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=10)
     add_common_args(parser)
     parser.add_argument("--table-only", action="store_true", help="only rebuild the table from finished rows")

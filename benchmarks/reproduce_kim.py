@@ -7,11 +7,12 @@ benchmarks/results/kim_table2/<dataset>/<variant>/<unit>.json and skipped on the
 script can be stopped and restarted at any time; a unit cut off mid-training continues from its last finished
 epoch (its resume state lives under runs/benchmarks/kim_table2/, git-ignored, until the unit finishes).
 Several processes may run at once on the same cells: each unit is claimed by one of them and skipped by the rest
-(on 2 cores, two processes with OMP_NUM_THREADS=1 finish sooner than one with two threads).
+(on 2 cores, two processes with OMP_NUM_THREADS=1 finish sooner than one with two threads). The units are run by
+the library's resumable runner, `textcnn.jobs.units.run_units`.
 The table (cells not yet run show "pending") goes to benchmarks/results/kim_table2.md.
 
-    TEXTCNN_DATA=../shared/data python benchmarks/reproduce_kim.py --datasets all --variants all
-    TEXTCNN_DATA=../shared/data python benchmarks/reproduce_kim.py --datasets trec,cr --variants rand --table-only
+    TEXTCNN_DATA=../shared/data python -m benchmarks.reproduce_kim --datasets all --variants all
+    TEXTCNN_DATA=../shared/data python -m benchmarks.reproduce_kim --datasets trec,cr --variants rand --table-only
 """
 
 from __future__ import annotations
@@ -21,78 +22,61 @@ import json
 import logging
 import os
 import re
-import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
 
+from benchmarks.common.kim import KIM_DATASETS, KIM_TABLE2, VARIANTS, baseline_text, units_for
+from benchmarks.common.machine import describe_machine
+from benchmarks.common.paths import RESULTS, ROOT, STATES
 from textcnn.analysis.metrics import mean_std
-from textcnn.base.atomic import write_json
-from textcnn.data.registry import load_named_dataset
-from textcnn.data.splits import plan_units, resolve_cv, unit_splits
+from textcnn.data.files import TextDataset
+from textcnn.data.splits import Unit, unit_splits
 from textcnn.jobs.text import DataSource, fit_and_score, make_classifier
+from textcnn.jobs.units import UnitState, run_units
 
-sys.path.insert(0, str(Path(__file__).parent))
-from machine import describe_machine  # noqa: E402
-from unit_state import UnitState  # noqa: E402
-
-RESULTS = Path(__file__).parent / "results"
 CELLS = RESULTS / "kim_table2"
-KIM_DATASETS = ("mr", "sst1", "sst2", "subj", "trec", "cr", "mpqa")
-VARIANTS = ("rand", "static", "non-static", "multichannel")
-PHRASE_DATASETS = ("sst1", "sst2")  # Kim 2014 §3.1: SST models are trained on phrases and sentences
-# Kim 2014 Table 2 (accuracy %), columns rand / static / non-static / multichannel.
-KIM_TABLE2 = {
-    "mr": (76.1, 81.0, 81.5, 81.1),
-    "sst1": (45.0, 45.5, 48.0, 47.4),
-    "sst2": (82.7, 86.8, 87.2, 88.1),
-    "subj": (89.6, 93.0, 93.4, 93.2),
-    "trec": (91.2, 92.8, 93.6, 92.2),
-    "cr": (79.8, 84.7, 84.3, 85.0),
-    "mpqa": (83.4, 89.6, 89.5, 89.4),
-}
-
-
-def units_for(dataset: str, seeds: int):
-    splits = load_named_dataset(dataset, phrases=dataset in PHRASE_DATASETS)
-    cv = resolve_cv(splits, None)
-    return splits, cv, plan_units([0] if cv else range(seeds), cv)
 
 
 def run_cell(dataset: str, variant: str, args: argparse.Namespace) -> None:
+    """Train every unit of one cell not yet finished (nor held by another process)."""
     splits, cv, units = units_for(dataset, args.seeds)
-    for unit in units:
-        path = CELLS / dataset / variant / f"{unit.name}.json"
-        state = UnitState.claim(Path("kim_table2") / dataset / variant / unit.name, result=path)
-        if state is None:  # finished, or being trained by another process
-            continue
-        logging.info("%s %s %s%s", dataset, variant, unit.name, " (resuming)" * state.resume)
-        vectors = None if variant == "rand" else args.vectors
-        clf = make_classifier(
-            DataSource(dataset),
-            variant=variant,
-            seed=unit.seed,
-            vectors=vectors,
-            epochs=args.epochs,
-            device=args.device,
-        )
-        start = time.perf_counter()
-        metrics = fit_and_score(clf, unit_splits(splits, unit, cv), checkpoint_dir=state.folder, resume=state.resume)
-        metrics.update(
-            dataset=dataset,
-            unit=unit.name,
-            wall_seconds=round(time.perf_counter() - start + state.earlier_seconds, 1),
-            resumed=state.resume,
-            vectors=Path(vectors).name if vectors else None,
-            epochs=args.epochs,
-            device=str(clf.device_),
-            torch=torch.__version__,
-            machine=describe_machine(),
-        )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_json(path, metrics)
-        state.finish()
+    train = partial(train_unit, dataset, variant, splits, cv, args)
+    run_units(units, train, result=lambda unit: CELLS / dataset / variant / f"{unit.name}.json",
+              folder=lambda unit: STATES / "kim_table2" / dataset / variant / unit.name, seconds_key="wall_seconds")
+
+
+def train_unit(
+    dataset: str, variant: str, splits: dict[str, TextDataset], cv: int | None, args: argparse.Namespace, unit: Unit,
+    state: UnitState,
+) -> dict:
+    """Fit and score one unit in its state folder; the result JSON of benchmarks/results/kim_table2."""
+    logging.info("%s %s %s%s", dataset, variant, unit.name, " (resuming)" * state.resume)
+    vectors = None if variant == "rand" else args.vectors
+    clf = make_classifier(
+        DataSource(dataset),
+        variant=variant,
+        seed=unit.seed,
+        vectors=vectors,
+        epochs=args.epochs,
+        device=args.device,
+    )
+    start = time.perf_counter()
+    metrics = fit_and_score(clf, unit_splits(splits, unit, cv), checkpoint_dir=state.folder, resume=state.resume)
+    metrics.update(
+        dataset=dataset,
+        unit=unit.name,
+        wall_seconds=time.perf_counter() - start,  # the runner adds the earlier processes' seconds
+        resumed=state.resume,
+        vectors=Path(vectors).name if vectors else None,
+        epochs=args.epochs,
+        device=str(clf.device_),
+        torch=torch.__version__,
+        machine=describe_machine(),
+    )
+    return metrics
 
 
 def cell_text(dataset: str, variant: str, expected_units: int) -> tuple[str, str, str]:
@@ -107,21 +91,11 @@ def cell_text(dataset: str, variant: str, expected_units: int) -> tuple[str, str
     return text, done, f"{hours:.2f} h"
 
 
-def baseline_text(dataset: str) -> str:
-    path = RESULTS / "baselines" / f"{dataset}.json"
-    if not path.exists():
-        return "pending"
-    result = json.loads(path.read_text())
-    if result["units"] == 1:  # one deterministic fit on a fixed test split: there is no spread to show
-        return f"{100 * result['test_acc_mean']:.1f}"
-    return f"{100 * result['test_acc_mean']:.1f} ± {100 * result['test_acc_std']:.1f}"
-
-
 def table(datasets: list[str], variants: list[str], args: argparse.Namespace) -> str:
     lines = [
         "# Kim (2014) Table 2, reproduced",
         "",
-        f"Command: `TEXTCNN_DATA=../shared/data python benchmarks/reproduce_kim.py --datasets all --variants all "
+        f"Command: `TEXTCNN_DATA=../shared/data python -m benchmarks.reproduce_kim --datasets all --variants all "
         f"--seeds {args.seeds} --epochs {args.epochs}`  ",
         "Protocol: SST-1/SST-2 trained on all labelled phrases, scored on test sentences, "
         f"{args.seeds} seeds; TREC {args.seeds} seeds, dev = 10% of train; MR, Subj, CR, MPQA 10-fold CV "
@@ -145,7 +119,7 @@ def table(datasets: list[str], variants: list[str], args: argparse.Namespace) ->
     return "\n".join(lines)
 
 
-def update_readme(text: str, readme: Path = Path(__file__).parent.parent / "README.md") -> None:
+def update_readme(text: str, readme: Path = ROOT / "README.md") -> None:
     """Copy the table rows into the README, between its kim-table2 markers."""
     rows = "\n".join(line for line in text.splitlines() if line.startswith("|"))
     block = f"<!-- kim-table2:start -->\n{rows}\n<!-- kim-table2:end -->"
@@ -162,7 +136,8 @@ def parse_list(value: str, allowed: tuple[str, ...]) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default="all")
     parser.add_argument("--variants", default="all")
     parser.add_argument("--seeds", type=int, default=3)

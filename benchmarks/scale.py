@@ -22,8 +22,8 @@ sentence carrying 1–3 cue words from 500 mid-frequency "sentiment" words, 80% 
 half. The lexicon is saturated by 1M sentences, so the model (vocabulary × 300) is the same at both sizes
 and only the corpus doubles.
 
-    python benchmarks/scale.py                                    # 1M and 2M, 200 steps, 1 thread, resumable
-    python benchmarks/scale.py --sizes 1000000 --force            # redo one size
+    python -m benchmarks.scale                                    # 1M and 2M, 200 steps, 1 thread, resumable
+    python -m benchmarks.scale --sizes 1000000 --force            # redo one size
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ from typing import Any
 
 import numpy as np
 
-RESULTS = Path(__file__).parent / "results"
+from benchmarks.common.paths import RESULTS
+
 CELLS = RESULTS / "scale"
 LEXICON = 50_000  # words; MR has 18,765 and SST-1 17,836 (Kim 2014 Table 1), reviews corpora more
 ZIPF_S, ZIPF_Q = 1.0, 2.7  # Zipf–Mandelbrot exponent and shift (Mandelbrot 1953, English text)
@@ -241,7 +242,7 @@ def run_cell(mode: str, size: int, args: argparse.Namespace) -> None:
     logging.info("%s %d: measuring", mode, size)
     path.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
-    command = [sys.executable, __file__, "--measure", mode, "--size", str(size), "--out", str(path),
+    command = [sys.executable, "-m", "benchmarks.scale", "--measure", mode, "--size", str(size), "--out", str(path),
                "--steps", str(args.steps), "--threads", str(args.threads), "--workdir", args.workdir]
     subprocess.run(command + ["--keep-cache"] * args.keep_cache, check=True, env=env)
     logging.info("%s %d: %s", mode, size, path.read_text().replace("\n", ""))
@@ -289,7 +290,8 @@ def table(rows: list[dict[str, Any]], command: str, machine: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000000,2000000", help="On-disk corpus sizes (sentences).")
     parser.add_argument("--in-memory", default="1000000", help="Sizes for the in-memory contrast ('' = none).")
     parser.add_argument("--steps", type=int, default=200, help="Training steps of the capped epoch.")
@@ -313,11 +315,10 @@ def main() -> None:
         run_cell(mode, size, args)
     import torch
 
-    sys.path.insert(0, str(Path(__file__).parent))
-    from machine import describe_machine
+    from benchmarks.common.machine import describe_machine
 
     rows = [json.loads(cell_path(m, s).read_text()) for m, s in cells]
-    command = "python benchmarks/scale.py " + " ".join(sys.argv[1:])
+    command = "python -m benchmarks.scale " + " ".join(sys.argv[1:])
     report = table(rows, command.strip(), describe_machine())
     (RESULTS / "scale.md").write_text(report)
     meta = {"command": command.strip(), "machine": describe_machine(), "torch": torch.__version__,

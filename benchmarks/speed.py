@@ -15,8 +15,8 @@ seconds/epoch is their mean. On CPU each row runs in its own subprocess, so its 
 the rows share a process and peak memory is `torch.cuda.max_memory_allocated`, reset per row. On CPU the
 training set is a slice (`--slice`, default 10,000 phrases), which the table says.
 
-    TEXTCNN_DATA=../shared/data python benchmarks/speed.py --device cpu
-    TEXTCNN_DATA=../shared/data python benchmarks/speed.py --device cuda --slice 0 --epochs 3
+    TEXTCNN_DATA=../shared/data python -m benchmarks.speed --device cpu
+    TEXTCNN_DATA=../shared/data python -m benchmarks.speed --device cuda --slice 0 --epochs 3
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from benchmarks.common.machine import describe_machine
+from benchmarks.common.paths import RESULTS, ROOT
 from textcnn.base.config import TextCNNConfig, TrainConfig
 from textcnn.base.tokens import PAD_ID
 from textcnn.data.batches import TokenBatches
@@ -45,10 +47,6 @@ from textcnn.data.tokenizer import Tokenizer, Vocabulary
 from textcnn.models.text import TextCNN
 from textcnn.training.loop import fit_model, make_optimizer, predict_logits, resolve_device, seed_everything
 
-sys.path.insert(0, str(Path(__file__).parent))
-from machine import describe_machine  # noqa: E402
-
-RESULTS = Path(__file__).parent / "results"
 EMBEDDING_DIM = 300  # Kim's word2vec size; the vectors are random (only the timing matters here)
 # row name → (what it changes, TrainConfig overrides)
 ROWS: dict[str, tuple[str, dict]] = {
@@ -181,8 +179,8 @@ def inference_throughput(module: TextCNN, data: tuple, device: torch.device, arg
 def run_rows_in_subprocesses(rows: list[str], args: argparse.Namespace) -> list[dict]:
     results = []
     for row in rows:
-        command = [sys.executable, __file__, "--row", row, "--device", args.device, "--slice", str(args.slice),
-                   "--epochs", str(args.epochs)]
+        command = [sys.executable, "-m", "benchmarks.speed", "--row", row, "--device", args.device,
+                   "--slice", str(args.slice), "--epochs", str(args.epochs)]
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
             print(f"row {row} failed:\n{done.stderr[-2000:]}", file=sys.stderr)
@@ -196,7 +194,7 @@ def table(results: list[dict], args: argparse.Namespace, n_train: int, extras: l
     naive = next((r["seconds_per_epoch"] for r in results if r["row"] == "naive"), None)
     scope = "all 76,961 phrases" if not args.slice else f"a seeded slice of {n_train:,} phrases"
     lines = [
-        f"Command: `{' '.join(['python', 'benchmarks/speed.py', *sys.argv[1:]])}`  ",
+        f"Command: `{' '.join(['python', '-m', 'benchmarks.speed', *sys.argv[1:]])}`  ",
         f"Hardware: {describe_machine()}; {date.today().isoformat()}  ",
         f"Config: SST-2 train on {scope}, dev 872 sentences; multichannel, 2 × 300-d random vectors, "
         f"filters 3,4,5 × 100, Adadelta, batch 50 unless the row says; 1 warm-up + {args.epochs} timed "
@@ -228,8 +226,13 @@ def extra_lines(results: list[dict], args: argparse.Namespace) -> list[str]:
 
 
 def startup_lines(args: argparse.Namespace) -> list[str]:
-    """Library predict latency (warm), CLI cold start and the torch-import floor, from benchmarks/startup.py."""
-    from startup import build_default_model, measure_cold_start, measure_predict_latency, measure_torch_import
+    """Library predict latency (warm), CLI cold start and the torch-import floor, from benchmarks.startup."""
+    from benchmarks.startup import (
+        build_default_model,
+        measure_cold_start,
+        measure_predict_latency,
+        measure_torch_import,
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = build_default_model(Path(tmp) / "model")
@@ -296,7 +299,8 @@ def vectors_memory_lines() -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated, from {', '.join(ROWS)}")
     parser.add_argument("--slice", type=int, default=None, help="training phrases (0 = all; CPU default 10000)")
@@ -308,7 +312,7 @@ def main() -> None:
     if args.slice is None:
         args.slice = 10_000 if args.device == "cpu" else 0
     if "TEXTCNN_DATA" not in os.environ:
-        os.environ["TEXTCNN_DATA"] = str(Path(__file__).resolve().parents[1].parent / "shared" / "data")
+        os.environ["TEXTCNN_DATA"] = str(ROOT.parent / "shared" / "data")
     rows = args.rows.split(",")
     unknown = sorted(set(rows) - set(ROWS))
     if unknown:

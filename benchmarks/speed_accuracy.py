@@ -5,7 +5,7 @@ config and 25 epochs, once per option and seed, and records the best dev accurac
 criterion; test is not looked at). Cells are written to benchmarks/results/speed_accuracy/ at once and
 skipped on the next run. The table goes to benchmarks/results/speed_accuracy.md.
 
-    TEXTCNN_DATA=../shared/data python benchmarks/speed_accuracy.py --seeds 3
+    TEXTCNN_DATA=../shared/data python -m benchmarks.speed_accuracy --seeds 3
 """
 
 from __future__ import annotations
@@ -16,15 +16,12 @@ import os
 import statistics
 import sys
 from datetime import date
-from pathlib import Path
 
+from benchmarks.common.machine import describe_machine
+from benchmarks.common.paths import RESULTS, ROOT
 from textcnn.data.registry import load_named_dataset
 from textcnn.jobs.text import DataSource, make_classifier
 
-sys.path.insert(0, str(Path(__file__).parent))
-from machine import describe_machine  # noqa: E402
-
-RESULTS = Path(__file__).parent / "results"
 CELLS = RESULTS / "speed_accuracy"
 OPTIONS = {"default": {}, "bf16": {"bf16": True}, "batch-1000": {"batch_size": 1000}}
 
@@ -43,17 +40,18 @@ def run_cell(option: str, seed: int, variant: str, phrases: bool) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--options", default=",".join(OPTIONS))
     parser.add_argument("--variant", default="rand", help="rand needs no vectors")
     parser.add_argument("--phrases", action="store_true")
     args = parser.parse_args()
     if "TEXTCNN_DATA" not in os.environ:
-        os.environ["TEXTCNN_DATA"] = str(Path(__file__).resolve().parents[1].parent / "shared" / "data")
+        os.environ["TEXTCNN_DATA"] = str(ROOT.parent / "shared" / "data")
     data = "phrases" if args.phrases else "sentences"
     lines = [
-        f"Command: `python benchmarks/speed_accuracy.py {' '.join(sys.argv[1:])}`  ",
+        f"Command: `python -m benchmarks.speed_accuracy {' '.join(sys.argv[1:])}`  ",
         f"Hardware: {describe_machine()}; {date.today().isoformat()}  ",
         f"SST-2 {data}, {args.variant}, Kim's config (Adadelta, batch 50 unless the row says, 25 epochs); best dev "
         "accuracy over the epochs (dev = 872 sentences).",

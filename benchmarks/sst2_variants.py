@@ -3,7 +3,7 @@
 Resumable: each (variant, seed) cell is saved as JSON under benchmarks/results/sst2_variants/ and skipped
 when present. Prints a Markdown table (mean ± std over seeds) and writes it to benchmarks/results/sst2_variants.md.
 
-    TEXTCNN_DATA=../shared/data python benchmarks/sst2_variants.py --seeds 3
+    TEXTCNN_DATA=../shared/data python -m benchmarks.sst2_variants --seeds 3
 """
 
 from __future__ import annotations
@@ -12,16 +12,13 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks.common.machine import describe_machine
+from benchmarks.common.paths import RESULTS
 from textcnn.jobs.text import DataSource, make_classifier, train_run
 
-sys.path.insert(0, str(Path(__file__).parent))
-from machine import describe_machine  # noqa: E402
-
-RESULTS = Path(__file__).parent / "results"
 VARIANTS = ("rand", "static", "non-static", "multichannel")
 KIM_2014 = {"rand": 82.7, "static": 86.8, "non-static": 87.2, "multichannel": 88.1}  # Kim 2014 Table 2, SST-2
 
@@ -58,7 +55,8 @@ def table(cells: dict[tuple[str, int], dict], seeds: int, command: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument(
         "--vectors", default=os.path.join(os.environ.get("TEXTCNN_DATA", "."), "glove/glove.6B.50d.kim7.txt")
@@ -74,7 +72,7 @@ def main() -> None:
                 path.write_text(json.dumps(run_cell(variant, seed, args.vectors), indent=2))
             cells[(variant, seed)] = json.loads(path.read_text())
     text = table(
-        cells, args.seeds, f"TEXTCNN_DATA=../shared/data python benchmarks/sst2_variants.py --seeds {args.seeds}"
+        cells, args.seeds, f"TEXTCNN_DATA=../shared/data python -m benchmarks.sst2_variants --seeds {args.seeds}"
     )
     (RESULTS / "sst2_variants.md").write_text(text + "\n")
     print(text)

@@ -1,11 +1,11 @@
 """Start-up and single-sentence latency: `cli.py predict` cold start, `cli.py --help`, warm `clf.predict`.
 
-    python benchmarks/startup.py                      # a default-size model (20k words) is built in a temp dir
-    python benchmarks/startup.py --model runs/latest --repeats 9
+    python -m benchmarks.startup                      # a default-size model (20k words) is built in a temp dir
+    python -m benchmarks.startup --model runs/latest --repeats 9
 
 Each cold start is a fresh `python cli.py ...` process timed from spawn to exit (wall clock); the table gives
 the median and the minimum over the repeats. Other processes sharing the machine make single runs noisy, so
-only the median is quoted. `benchmarks/speed.py` calls `measure_cold_start` and `measure_predict_latency`.
+only the median is quoted. `benchmarks.speed` calls `measure_cold_start` and `measure_predict_latency`.
 """
 
 from __future__ import annotations
@@ -87,8 +87,7 @@ def build_default_model(out: str | Path, vocab_size: int = DEFAULT_VOCAB) -> Pat
 
 
 def _machine() -> str:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from machine import describe_machine
+    from benchmarks.common.machine import describe_machine  # lazy, like every torch import in this script
 
     return describe_machine()
 
@@ -108,7 +107,7 @@ def main(model_dir: str | None, repeats: int, latency_repeats: int) -> None:
             ("floor: `python -c \"import torch, os; os._exit(0)\"`", measure_torch_import(repeats)),
         ]
     default = f"untrained, default size (non-static, 300-d, 3,4,5 × 100, {DEFAULT_VOCAB} words)"
-    click.echo(f"Command: `python benchmarks/startup.py {' '.join(sys.argv[1:])}`\n")
+    click.echo(f"Command: `python -m benchmarks.startup {' '.join(sys.argv[1:])}`\n")
     click.echo(f"Machine: {_machine()}; shared with other jobs, so quote medians\n")
     click.echo(f"Model: {model_dir or default}\n")
     click.echo("| what | median | min | runs |\n|---|---|---|---|")

@@ -1,12 +1,8 @@
 """The TF-IDF + LR baseline picks its regularisation on dev, never on test."""
 
 import random
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from baselines import baseline, score_unit  # noqa: E402
-
+from benchmarks.baselines import baseline, score_unit
 from textcnn.data.files import TextDataset
 from textcnn.data.splits import split_off_dev
 from textcnn.data.tokenizer import Tokenizer

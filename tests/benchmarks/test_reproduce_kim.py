@@ -1,21 +1,20 @@
 """The reproduction table: a cell shows a number only when all its units are done."""
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
+from benchmarks import reproduce_kim
+from benchmarks.common import kim
+from benchmarks.common.kim import baseline_text
+from benchmarks.reproduce_kim import cell_text
 from textcnn.analysis.metrics import mean_std
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-import reproduce_kim  # noqa: E402
-from reproduce_kim import baseline_text, cell_text  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
 def results_in_tmp(tmp_path, monkeypatch):
-    monkeypatch.setattr(reproduce_kim, "RESULTS", tmp_path)
+    monkeypatch.setattr(kim, "RESULTS", tmp_path)
     monkeypatch.setattr(reproduce_kim, "CELLS", tmp_path / "kim_table2")
 
 

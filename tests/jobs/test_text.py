@@ -1,12 +1,16 @@
+import itertools
 import json
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from textcnn.base.errors import DataError
+import textcnn.jobs.text as text_jobs
+import textcnn.training.loop as loop
+from textcnn.base.errors import DataError, TrainingInterrupted
 from textcnn.data.registry import load_named_dataset
-from textcnn.jobs.text import DataSource, evaluate_run, format_evaluation, make_classifier, train_run
+from textcnn.jobs.text import DataSource, evaluate_run, format_evaluation, make_classifier, resume_run, train_run
 
 SHARED = os.environ.get("TEXTCNN_DATA", "")
 HAS_SST2 = bool(SHARED) and Path(SHARED, "sst2", "train.tsv").is_file()
@@ -65,6 +69,8 @@ def test_learning_on_a_real_sst2_slice(tmp_path):
 
 
 TINY = dict(variant="rand", embedding_dim=8, n_filters=4, epochs=2, device="cpu")
+# what a finished unit directory holds: the best-dev model, its metrics and curve; no resume state, no claim
+UNIT_FILES = ["config.json", "labels.json", "metrics.json", "model.safetensors", "training_curve.png", "vocab.json"]
 
 
 def test_n_seeds_trains_one_unit_per_seed_and_summarises(tmp_path):
@@ -75,6 +81,8 @@ def test_n_seeds_trains_one_unit_per_seed_and_summarises(tmp_path):
     assert summary.metrics["test_acc_mean"] == pytest.approx(sum(accs) / 2)
     saved = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert saved["test_acc_std"] == pytest.approx(summary.metrics["test_acc_std"])
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["job.json", "seed5", "seed6", "summary.json"]
+    assert all(sorted(p.name for p in (tmp_path / "run" / u).iterdir()) == UNIT_FILES for u in ("seed5", "seed6"))
 
 
 def test_cross_validation_trains_one_unit_per_fold(tmp_path):
@@ -101,3 +109,41 @@ def test_default_run_dir_and_latest_link(tmp_path, monkeypatch):
     assert summary.run_dir.parent == Path("runs") and summary.run_dir.name.startswith("demo-rand-")
     latest = Path("runs/latest").resolve()
     assert latest.parent == summary.run_dir.resolve() and (latest / "model.safetensors").is_file()
+
+
+def stop_after_epoch(monkeypatch: pytest.MonkeyPatch, unit_dir: Path, epoch: int) -> None:
+    """Stop training (as SIGTERM would) once the state of `unit_dir` after `epoch` epochs is committed."""
+    save = loop.save_train_state
+
+    def saving_then_stopping(folder, module, optimizer, generator, state, *args):
+        save(folder, module, optimizer, generator, state, *args)
+        if Path(folder).parent == unit_dir and state.epoch == epoch:
+            raise TrainingInterrupted(f"stopped after epoch {epoch}")
+
+    monkeypatch.setattr(loop, "save_train_state", saving_then_stopping)
+
+
+@pytest.mark.parametrize(("n_seeds", "unit", "extra_files"), [(1, ".", ["job.json"]), (2, "seed6", [])])
+def test_a_resumed_unit_counts_the_earlier_process_epochs_and_ends_with_the_same_files(
+    n_seeds, unit, extra_files, tmp_path, monkeypatch
+):
+    run, unit_dir = tmp_path / "run", tmp_path / "run" / unit
+    clf = make_classifier(DataSource(), seed=5, **dict(TINY, epochs=4))
+    with monkeypatch.context() as patch:
+        stop_after_epoch(patch, unit_dir, 2)
+        with pytest.raises(TrainingInterrupted, match="--resume"):
+            train_run(clf, DataSource(), run, n_seeds=n_seeds)
+    state_file = unit_dir / "resume" / "state.json"
+    state = json.loads(state_file.read_text())
+    for record, seconds in zip(state["history"], (100.0, 200.0), strict=True):
+        record["seconds"] = seconds  # the earlier process spent 300 s on its two epochs
+    state_file.write_text(json.dumps(state))
+    monkeypatch.setattr(text_jobs, "time", SimpleNamespace(perf_counter=itertools.count(0, 10).__next__))  # 10 s a fit
+
+    summary = resume_run(run)
+    metrics = json.loads((unit_dir / "metrics.json").read_text())
+    assert [r["seconds"] for r in metrics["history"][:2]] == [100.0, 200.0] and len(metrics["history"]) == 4
+    assert metrics["train_seconds"] == 310.0  # this process's 10 s and the earlier process's 300 s
+    if n_seeds > 1:
+        assert summary.metrics["units"]["seed6"]["train_seconds"] == 310.0
+    assert sorted(p.name for p in unit_dir.iterdir()) == sorted(UNIT_FILES + extra_files)

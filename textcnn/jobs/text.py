@@ -8,6 +8,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from ..data.splits import Unit, plan_units, resolve_cv, unit_splits
 from ..estimators.text import TextCNNClassifier
 from ..storage.rundir import METRICS, point_latest, prepare_run_dir
 from ..training import distributed
-from ..training.resume import RESUME_DIR, has_train_state
+from .units import UnitState, run_unit, run_units
 
 log = logging.getLogger(__name__)
 
@@ -175,26 +176,11 @@ def _train_unit(
     resume: bool = False,
 ) -> dict[str, Any]:
     """Fit and score one unit (resuming it when it has a resume state), then write its model, metrics and curve."""
-    resume_dir = unit_dir / RESUME_DIR
     if resume and (unit_dir / METRICS).is_file():
         raise CheckpointError(f"{unit_dir} is a finished run; there is nothing to resume")
-    resume = resume and has_train_state(resume_dir)
     primary = distributed.is_primary()
-    if primary:
-        unit_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        fit = fit_and_score_on_disk if isinstance(splits, DataSource) else fit_and_score
-        metrics = {"dataset": name, **fit(clf, splits, checkpoint_dir=unit_dir, resume=resume)}
-        if primary:
-            clf.save(unit_dir, force=True)
-            write_json(unit_dir / METRICS, metrics)
-            plot_history(metrics["history"], unit_dir / CURVE, title=f"{name} {clf.variant}")
-            shutil.rmtree(resume_dir)  # finished: the run directory holds the best-dev model only
-    except BaseException:
-        if primary and not has_train_state(resume_dir):
-            shutil.rmtree(unit_dir, ignore_errors=True)  # never a half-written run directory
-        raise
-    return metrics
+    fit = partial(_fit_unit, clf, splits, name, primary)
+    return run_unit(unit_dir / METRICS, unit_dir, fit, resume=resume, skip_held=False, primary=primary)
 
 
 def _train_units(
@@ -202,22 +188,35 @@ def _train_units(
     name: str, resume: bool = False,
 ) -> tuple[dict[str, Any], Path]:
     """Train every unit in its own subdirectory; summarise test accuracy as mean ± std."""
-    results = {}
-    for i, unit in enumerate(units, 1):
-        if resume and (run_dir / unit.name / METRICS).is_file():
-            results[unit.name] = read_json(run_dir / unit.name / METRICS)  # finished before the interruption
-            continue
-        log.info("unit %d/%d: %s", i, len(units), unit.name)
+    primary = distributed.is_primary()
+
+    def fit(unit: Unit, state: UnitState) -> dict[str, Any]:
+        log.info("unit %d/%d: %s", units.index(unit) + 1, len(units), unit.name)
         unit_clf = clone(clf).set_params(seed=unit.seed)
-        data = unit_splits(splits, unit, cv, clf.dev_fraction)
-        results[unit.name] = _train_unit(unit_clf, data, run_dir / unit.name, name, resume)
+        return _fit_unit(unit_clf, unit_splits(splits, unit, cv, clf.dev_fraction), name, primary, state)
+
+    done = run_units(units, fit, result=lambda unit: run_dir / unit.name / METRICS,
+                     folder=lambda unit: run_dir / unit.name, resume=resume, skip_held=False, primary=primary)
+    results = {unit.name: metrics for unit, metrics in done.items()}
     summary = summarize_units(results)
     summary.update(dataset=name, variant=clf.variant, protocol=f"{cv}-fold CV" if cv else "fixed split")
-    if distributed.is_primary():
+    if primary:
         write_json(run_dir / SUMMARY, summary)
     log.info("test accuracy over %d units: %.4f ± %.4f", len(units), summary["test_acc_mean"], summary["test_acc_std"])
     best = max(results, key=lambda u: results[u]["best_dev_acc"] or 0.0)
     return summary, run_dir / best
+
+
+def _fit_unit(
+    clf: TextCNNClassifier, splits: dict[str, TextDataset] | DataSource, name: str, primary: bool, state: UnitState,
+) -> dict[str, Any]:
+    """Fit and score one unit in its state folder; on the primary, save its best-dev model and training curve there."""
+    fit = fit_and_score_on_disk if isinstance(splits, DataSource) else fit_and_score
+    metrics = {"dataset": name, **fit(clf, splits, checkpoint_dir=state.folder, resume=state.resume)}
+    if primary:
+        clf.save(state.folder, force=True)
+        plot_history(metrics["history"], state.folder / CURVE, title=f"{name} {clf.variant}")
+    return metrics
 
 
 def summarize_units(results: dict[str, dict[str, Any]]) -> dict[str, Any]:

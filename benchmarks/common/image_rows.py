@@ -2,7 +2,8 @@
 
 A row is one trained model at one seed, written at once to `<cells>/<row>-seed<k>.json` and skipped
 when that file exists, so a benchmark can be stopped and rerun at any time. While a row trains, its state
-after every epoch is kept under runs/benchmarks/ (git-ignored), and a rerun continues it from there.
+after every epoch is kept under runs/benchmarks/ (git-ignored), and a rerun continues it from there
+(the library's resumable runner, `textcnn.jobs.units`, which also lets several processes share the rows).
 """
 
 from __future__ import annotations
@@ -11,25 +12,23 @@ import argparse
 import json
 import logging
 import statistics
-import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from textcnn.base.atomic import write_json
 from textcnn.data.images import ImageDataset, load_image_dataset
 from textcnn.estimators.image import ImageCNNClassifier
+from textcnn.jobs.units import UnitState, run_unit
 from textcnn.models.image import ImageCNNConfig, build_model, count_parameters
 
-sys.path.insert(0, str(Path(__file__).parent))
-from machine import describe_machine  # noqa: E402
-from unit_state import UnitState  # noqa: E402
+from .machine import describe_machine
+from .paths import RESULTS, STATES
 
-RESULTS = Path(__file__).parent / "results"
 Splits = dict[str, ImageDataset]
 
 
@@ -48,10 +47,18 @@ def model_parameters(model: str) -> int:
 
 def run_row(path: Path, clf: ImageCNNClassifier, splits: Splits | Callable[[], Splits],
             extra: dict[str, Any]) -> None:
-    """Fit `clf` on train (10% held out for the best-dev epoch), score test once, write the row's JSON."""
-    state = UnitState.claim(path.resolve().relative_to(RESULTS.resolve()).with_suffix(""), result=path)
-    if state is None:  # finished, or being trained by another process
-        return
+    """Fit `clf` on train (10% held out for the best-dev epoch), score test once, write the row's JSON.
+
+    The row is a unit of `textcnn.jobs.units`: skipped when its JSON exists or another live process trains it,
+    resumed from its state under runs/benchmarks/ when an earlier process was cut off.
+    """
+    folder = STATES / path.resolve().relative_to(RESULTS.resolve()).with_suffix("")
+    run_unit(path, folder, partial(_fit_row, clf, splits, extra, path))
+
+
+def _fit_row(clf: ImageCNNClassifier, splits: Splits | Callable[[], Splits], extra: dict[str, Any], path: Path,
+             state: UnitState) -> dict[str, Any]:
+    """Fit and score one row in its state folder; its metrics (train seconds of this process only)."""
     if callable(splits):
         splits = splits()
     train, test = splits["train"], splits["test"]
@@ -70,13 +77,11 @@ def run_row(path: Path, clf: ImageCNNClassifier, splits: Splits | Callable[[], S
         "epochs_run": len(result.history), "best_epoch": result.best_epoch, "best_dev_acc": result.best_dev_acc,
         "train_images": len(train), "parameters": model_parameters(clf.model),
         "test_acc": float(clf.score(test.images, names[test.labels])),
-        "train_seconds": round(seconds + state.earlier_seconds, 1), "resumed": state.resume,
+        "train_seconds": seconds, "resumed": state.resume,  # the runner adds the earlier processes' seconds
         "device": str(clf.device_), "torch": torch.__version__, "machine": describe_machine(),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json(path, metrics)
-    state.finish()
     logging.info("%s: test accuracy %.2f%% in %.0f s", path.stem, 100 * metrics["test_acc"], seconds)
+    return metrics
 
 
 def row_runs(cells: Path, row: str) -> list[dict[str, Any]]:
@@ -104,12 +109,12 @@ def setup_text(runs: list[dict[str, Any]]) -> str:
 
 
 def command_text(script: str, options: str, cells: Path) -> str:
-    """The command that produced the rows in `cells`: one run per seed found there."""
+    """The command (`script`: a module of benchmarks/) that produced the rows in `cells`: one run per seed there."""
     seeds = sorted({json.loads(p.read_text())["seed"] for p in cells.glob("*-seed*.json")}) or [0]
     if len(seeds) == 1:
-        return f"`python benchmarks/{script} {options} --seed {seeds[0]}`"
+        return f"`python -m benchmarks.{script} {options} --seed {seeds[0]}`"
     listed = " ".join(str(s) for s in seeds)
-    return f"`for seed in {listed}; do python benchmarks/{script} {options} --seed $seed; done`"
+    return f"`for seed in {listed}; do python -m benchmarks.{script} {options} --seed $seed; done`"
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
