@@ -8,10 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
+import torch.distributed as dist
 from safetensors.torch import load_file
 
+from textcnn.base.errors import TextCNNError
 from textcnn.data.batches import Batch
+from textcnn.training import distributed
 from textcnn.training.distributed import RankBatches, RankSlice
 
 CLI = str(Path(__file__).resolve().parents[2] / "cli.py")
@@ -43,6 +47,23 @@ def test_rank_slices_are_disjoint_cover_each_batch_and_keep_rows_aligned():
             assert torch.equal(part.inputs[0], part.index * 10) and torch.equal(part.labels, part.index % 2)
     dealt = [[b.index[0].item() for b in RankBatches(Numbered(), rank, 2).epoch(None)] for rank in range(2)]
     assert dealt == [[0, 10], [5]]
+
+
+def test_world_without_torchrun_is_one_process_and_start_is_a_no_op(monkeypatch):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert distributed.world() == (0, 1) and distributed.is_primary()
+    assert distributed.start() == (0, 1)
+    assert not dist.is_initialized()
+
+
+def test_querying_the_world_under_torchrun_starts_nothing(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")  # as torchrun sets it, but no process group was started
+    with pytest.raises(TextCNNError, match=r"WORLD_SIZE=2\) but no process group is running; call "
+                                           r"textcnn\.training\.distributed\.start\(\)"):
+        distributed.world()
+    with pytest.raises(TextCNNError, match="no process group"):
+        distributed.is_primary()
+    assert not dist.is_initialized()  # the query did not start one as a side effect
 
 
 def test_two_gloo_ranks_match_one_process(tmp_path: Path) -> None:

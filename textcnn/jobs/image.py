@@ -18,6 +18,7 @@ from ..base.errors import CheckpointError, DataError, TrainingInterrupted
 from ..data.images import ImageDataset, load_idx_folder, load_image_dataset, load_png_folder
 from ..estimators.image import CURVE, JOB, ImageCNNClassifier
 from ..storage.rundir import METRICS, point_latest, prepare_run_dir
+from ..training import distributed
 from ..training.resume import RESUME_DIR, has_train_state
 
 IMAGE_RUNS_ROOT = Path("runs") / "image"  # runs/image/latest points at the newest image run
@@ -58,6 +59,7 @@ def train_image_run(clf: ImageCNNClassifier, source: ImageSource, out: str | os.
     The job (source and estimator parameters) goes to `job.json` first and the state after every epoch to
     `resume/` (removed once training ends), so `resume_image_run(run_dir)` continues an interrupted run.
     """
+    distributed.start()  # under torchrun: the one place an image job starts the process group
     splits = source.load()
     run_dir = Path(out) if out else IMAGE_RUNS_ROOT / f"{source.name}-{clf.model}-{datetime.now():%Y%m%d-%H%M%S}"
     if resume and (run_dir / METRICS).is_file():

@@ -3,6 +3,7 @@
 Nothing here is home-made communication: `torchrun` sets RANK/WORLD_SIZE/LOCAL_RANK, `init_process_group`
 picks gloo for CPU tensors and NCCL for CUDA tensors, and `DistributedDataParallel` averages gradients.
 Without torchrun (WORLD_SIZE unset or 1) every function here is a no-op and the single-process path is unchanged.
+Queries (`world`, `is_primary`) never start anything; the job layer calls `start` once.
 """
 
 from __future__ import annotations
@@ -20,17 +21,41 @@ from ..base.errors import TextCNNError
 from ..data.batches import Batch, Batches
 
 
-def world() -> tuple[int, int]:
-    """(rank, world size); under torchrun the first call initialises the process group."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        return 0, 1
-    if not dist.is_initialized():
+def launched_world_size() -> int:
+    """The number of processes torchrun started (its WORLD_SIZE); 1 without torchrun."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def is_initialized() -> bool:
+    """True when a process group is running (launched by torchrun)."""
+    return dist.is_available() and dist.is_initialized()
+
+
+def start() -> tuple[int, int]:
+    """Start the process group torchrun asked for, once; a no-op without torchrun. Returns (rank, world size).
+
+    Called explicitly by the job layer (`textcnn train`, `train-image`); a script of your own that runs the
+    estimators under torchrun calls it (or `torch.distributed.init_process_group`) before `fit`.
+    """
+    if launched_world_size() > 1 and not is_initialized():
         # "cpu:gloo,cuda:nccl": each tensor's device picks its backend, so --device cpu works on a GPU host
         backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
         if torch.cuda.is_available():
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group(backend)
-    return dist.get_rank(), dist.get_world_size()
+    return world()
+
+
+def world() -> tuple[int, int]:
+    """(rank, world size) of the running process group, (0, 1) without one. A pure query: it starts nothing."""
+    if is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    if launched_world_size() > 1:
+        raise TextCNNError(
+            f"this process was launched by torchrun (WORLD_SIZE={launched_world_size()}) but no process group is "
+            "running; call textcnn.training.distributed.start() before fit, or train with `textcnn train`"
+        )
+    return 0, 1
 
 
 def is_primary() -> bool:
@@ -51,11 +76,6 @@ def all_sum(*values: Tensor) -> list[Tensor]:
     flat = torch.stack([v.double() for v in values])
     dist.all_reduce(flat)
     return [flat[i].to(v.dtype) for i, v in enumerate(values)]
-
-
-def is_initialized() -> bool:
-    """True when a process group is running (launched by torchrun)."""
-    return dist.is_available() and dist.is_initialized()
 
 
 def all_max(value: Tensor) -> Tensor:
