@@ -113,6 +113,7 @@ def train_run(
     """
     if n_seeds < 1:
         raise DataError(f"--n-seeds must be at least 1; got {n_seeds}")
+    distributed.start()  # under torchrun: the one place a text job starts the process group
     if source.on_disk:
         _check_on_disk(source, n_seeds, cv)
         splits: dict[str, TextDataset] | DataSource = source  # read by fit_and_score_on_disk, never loaded
