@@ -1,11 +1,14 @@
 """Start-up (issue #6): `cli.py predict` as a real process imports only what it needs and exits as before.
 
+`predict` (with or without --explain) runs on the plain `TextPredictor`, which imports neither scikit-learn nor gensim.
+
 Each check runs `python -X importtime cli.py ...` and reads the imported modules from stderr, so it holds whether
 or not the process skips interpreter teardown (fast exit). No timings are asserted; benchmarks/startup.py has them.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -58,6 +61,24 @@ def test_predict_process_prints_what_cli_runner_prints_without_heavy_imports(
 
 
 @FAST_EXIT_ON_AND_OFF
+@pytest.mark.parametrize("options", [["--explain"], ["--explain", "--json"]], ids=["table", "json"])
+def test_predict_explain_process_prints_what_cli_runner_prints_without_heavy_imports(
+    model_dir: Path, options: list[str], env: dict[str, str]
+) -> None:
+    args = ["-q", "predict", "--model", str(model_dir), *options, *TEXTS]
+    proc, imported, stderr = _python("cli.py", *args, env=env)
+    assert proc.returncode == 0, stderr
+    assert stderr == ""
+    assert proc.stdout == invoke(args).stdout
+    if "--json" in options:
+        assert [json.loads(line)["text"] for line in proc.stdout.splitlines()] == TEXTS
+    else:
+        assert proc.stdout.count("logit of ") == len(TEXTS)
+    assert "torch" in imported  # the check sees the imports at all
+    assert not imported & HEAVY, sorted(imported & HEAVY)
+
+
+@FAST_EXIT_ON_AND_OFF
 def test_failing_predict_process_exits_2_with_one_line(tmp_path: Path, env: dict[str, str]) -> None:
     proc, imported, stderr = _python("cli.py", "predict", "--model", str(tmp_path / "nope"), "a film", env=env)
     assert proc.returncode == 2
@@ -88,22 +109,24 @@ def test_cli_runner_predict_never_skips_teardown(model_dir: Path, monkeypatch: p
     assert len(invoke(["predict", "--model", str(model_dir), *TEXTS]).stdout.splitlines()) == len(TEXTS)
 
 
-# ---------------------------------------------------------------- lazy scikit-learn in the library
+# ---------------------------------------------------------------- scikit-learn in the library: the estimator only
 
 _LIBRARY_CHECK = """
 import pickle, sys
+from textcnn.estimators.predictor import TextPredictor
+predictor = TextPredictor.load(sys.argv[1])
+predictor.predict(["a wonderful film"])
+print("sklearn after predictor load and predict:", "sklearn" in sys.modules)
 from textcnn.estimators.text import TextCNNClassifier
-from textcnn.base.errors import TextCNNError
-clf = TextCNNClassifier.load(sys.argv[1])
-clf.predict(["a wonderful film"])
-print("sklearn after load and predict:", "sklearn" in sys.modules)
-params = clf.get_params()  # the first sklearn attribute brings the real bases
-import sklearn.exceptions
 from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier
-from textcnn.base.errors import NotFittedError
+import sklearn.exceptions
+from textcnn import NotFittedError, TextCNNError
+clf = TextCNNClassifier.load(sys.argv[1])  # a real scikit-learn estimator from the start: nothing asked for first
 print("estimator:", isinstance(clf, BaseEstimator), isinstance(clf, ClassifierMixin), is_classifier(clf))
 print("requests:", callable(TextCNNClassifier.set_fit_request), callable(TextCNNClassifier.set_score_request))
+params = clf.get_params()
 print("clone:", clone(clf).get_params() == params, pickle.loads(pickle.dumps(clf)).get_params() == params)
+print("same:", (clf.predict_proba(["a wonderful film"]) == predictor.predict_proba(["a wonderful film"])).all())
 try:
     TextCNNClassifier().predict(["x"])
 except sklearn.exceptions.NotFittedError as err:
@@ -111,14 +134,15 @@ except sklearn.exceptions.NotFittedError as err:
 """
 
 
-def test_library_loads_and_predicts_without_sklearn_and_gets_it_on_first_use(model_dir: Path) -> None:
+def test_library_predictor_needs_no_sklearn_and_the_estimator_is_a_sklearn_one_from_import(model_dir: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", _LIBRARY_CHECK, str(model_dir)], cwd=REPO_ROOT, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [
-        "sklearn after load and predict: False",
+        "sklearn after predictor load and predict: False",
         "estimator: True True True",
         "requests: True True",
         "clone: True True",
+        "same: True",
         "not fitted: True True",
     ]

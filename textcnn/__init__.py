@@ -14,6 +14,7 @@ from .base.version import __version__
 _PUBLIC = {
     "TextCNNClassifier": "textcnn.estimators.text",
     "ImageCNNClassifier": "textcnn.estimators.image",
+    "TextPredictor": "textcnn.estimators.predictor",
     "TextCNN": "textcnn.models.text",
     "ImageCNNConfig": "textcnn.models.image",
     "TextCNNConfig": "textcnn.base.config",
@@ -34,7 +35,7 @@ _PUBLIC = {
     "DataError": "textcnn.base.errors",
     "VectorsError": "textcnn.base.errors",
     "CheckpointError": "textcnn.base.errors",
-    "NotFittedError": "textcnn.base.errors",
+    "NotFittedError": "textcnn.estimators.base",
 }
 __all__ = ["__version__", *_PUBLIC]
 

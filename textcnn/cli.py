@@ -249,20 +249,19 @@ def predict(texts: tuple[str, ...], file: Any, model_dir: str, as_json: bool, to
             explain: bool, top_ngrams: int, max_tokens: int) -> None:
     """Predict labels for TEXTS (or '-' to read one text per line from stdin)."""
     _allow_fast_exit()
+    from .analysis.explain import format_explanation
     from .data.files import read_texts
-    from .estimators.text import TextCNNClassifier
+    from .estimators.predictor import TextPredictor  # neither scikit-learn nor gensim: start-up stays short
 
     inputs = read_texts(texts, file, sys.stdin)
-    clf = TextCNNClassifier.load(model_dir, device=device, max_tokens=max_tokens)
+    predictor = TextPredictor.load(model_dir, device=device, max_tokens=max_tokens)
     if explain:
-        from .analysis.explain import format_explanation  # here: explain.py imports gensim (~1 s)
-
         for text in inputs:
-            explanation = clf.explain(text)
+            explanation = predictor.explain(text)
             click.echo(json.dumps(explanation, ensure_ascii=False) if as_json
                        else format_explanation(explanation, top_ngrams) + "\n")
         return
-    for record in clf.predict_records(inputs, top_k=top_k):
+    for record in predictor.predict_records(inputs, top_k=top_k):
         if as_json:
             click.echo(json.dumps(record, ensure_ascii=False))
         else:

@@ -7,9 +7,10 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from textcnn.base.errors import CheckpointError, DataError, NotFittedError
+from textcnn.base.errors import CheckpointError, DataError
 from textcnn.cli import main
 from textcnn.data.images import load_digits_splits
+from textcnn.estimators.base import NotFittedError
 from textcnn.estimators.image import ImageCNNClassifier
 
 

@@ -5,7 +5,8 @@ import pytest
 from sklearn.base import clone
 from sklearn.model_selection import cross_val_score
 
-from textcnn.base.errors import DataError, NotFittedError, VectorsError
+from textcnn.base.errors import DataError, VectorsError
+from textcnn.estimators.base import NotFittedError
 from textcnn.estimators.text import TextCNNClassifier
 
 TINY = dict(variant="rand", embedding_dim=16, n_filters=8, filter_sizes=(1, 2), epochs=30, batch_size=10,

@@ -16,10 +16,9 @@ import html
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from gensim.models import KeyedVectors
 from torch import Tensor
 
 from ..base.atomic import atomic_write
@@ -28,6 +27,9 @@ from ..base.tokens import PAD_ID, UNK_ID
 from ..data.batches import TokenBatches, pad_batch
 from ..data.tokenizer import Vocabulary
 from ..models.text import TextCNN
+
+if TYPE_CHECKING:
+    from gensim.models import KeyedVectors  # ~1 s to import: only the neighbours need it, so they import it there
 
 log = logging.getLogger(__name__)
 
@@ -291,6 +293,8 @@ def channel_vectors(module: TextCNN, vocab: Vocabulary) -> dict[str, KeyedVector
 
     `<pad>` and `<unk>` are left out so that they never appear as neighbours.
     """
+    from gensim.models import KeyedVectors
+
     first = max(PAD_ID, UNK_ID) + 1
     words = vocab.itos[first:]
     channels: dict[str, KeyedVectors | None] = {}

@@ -1,8 +1,10 @@
-"""The exception hierarchy: every error textcnn raises on purpose derives from TextCNNError."""
+"""The exception hierarchy: every error textcnn raises on purpose derives from TextCNNError.
+
+`NotFittedError` (also scikit-learn's NotFittedError) lives with the estimators, in `textcnn.estimators.base`,
+so that what imports this module never imports scikit-learn.
+"""
 
 from __future__ import annotations
-
-from typing import Any
 
 
 class TextCNNError(Exception):
@@ -31,21 +33,3 @@ class TrainingError(TextCNNError):
 
 class TrainingInterrupted(TrainingError):
     """SIGINT/SIGTERM stopped training after the current step; the run can be resumed."""
-
-
-def __getattr__(name: str) -> Any:
-    """`NotFittedError`, built on first use (PEP 562 module `__getattr__`).
-
-    Lazy scikit-learn (start-up): the class also derives from sklearn's NotFittedError, so that sklearn's own
-    checks and `except sklearn.exceptions.NotFittedError` catch it, but importing scikit-learn takes ~1.2 s,
-    most of `textcnn predict`'s start-up; so sklearn is imported only when the class is first asked for.
-    """
-    if name != "NotFittedError":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    global NotFittedError
-    from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
-
-    class NotFittedError(TextCNNError, _SklearnNotFittedError):
-        """The estimator was used before `fit` or `load`."""
-
-    return NotFittedError

@@ -1,49 +1,22 @@
-"""What the text and image estimators share: classes, label encoding, predict, prediction records."""
+"""What the text and image estimators share: scikit-learn's bases, NotFittedError, classes, label encoding, predict."""
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import sklearn.exceptions
+from sklearn.base import BaseEstimator, ClassifierMixin
 
-from ..base.errors import DataError
-
-
-class _SklearnBases:
-    """Stands in for scikit-learn's (ClassifierMixin, BaseEstimator) until something needs them.
-
-    Lazy scikit-learn bases (start-up, issue #6): importing scikit-learn takes ~1.2 s, as long as torch itself,
-    and `textcnn predict` never needs it. So `CNNClassifierBase` starts on this stand-in, and `use_sklearn_bases()`
-    puts the real bases in its place the first time anything of theirs is asked for: an attribute the estimator
-    lacks (`get_params`, `score`, `__sklearn_tags__`, ...), `repr`, `dir` or pickling; and at import when sklearn
-    is loaded already. From then on the classes are exactly what `CNNClassifierBase(ClassifierMixin,
-    BaseEstimator)` gives. Until then `isinstance(clf, BaseEstimator)` and class-level sklearn attributes
-    (`TextCNNClassifier.get_params`) are missing. Off switch: TEXTCNN_LAZY_SKLEARN=0.
-    """
-
-    def __getattr__(self, name: str) -> Any:  # only called for names not found
-        if name.endswith("_") and not name.startswith("__"):  # a fitted attribute (`module_`) not set yet
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}", name=name, obj=self)
-        use_sklearn_bases()
-        return getattr(self, name)
-
-    def __repr__(self) -> str:
-        use_sklearn_bases()
-        return repr(self)
-
-    def __dir__(self) -> Any:
-        use_sklearn_bases()
-        return dir(self)
-
-    def __getstate__(self) -> Any:
-        use_sklearn_bases()
-        return self.__getstate__()
+from ..base.errors import DataError, TextCNNError
 
 
-class CNNClassifierBase(_SklearnBases):
+class NotFittedError(TextCNNError, sklearn.exceptions.NotFittedError):
+    """The estimator was used before `fit` or `load` (scikit-learn's checks and `except` clauses catch it too)."""
+
+
+class CNNClassifierBase(ClassifierMixin, BaseEstimator):
     """scikit-learn classifier plumbing; subclasses define `fit` and `predict_proba`."""
 
     def _set_classes(self, y: Sequence[Any], label_names: Sequence[Any] | None) -> None:
@@ -68,38 +41,8 @@ class CNNClassifierBase(_SklearnBases):
         probs = self.predict_proba(X)
         return self.classes_[probs.argmax(axis=1)]
 
-    def _records(self, key: str, inputs: Sequence[Any], probs: np.ndarray, top_k: int | None) -> list[dict[str, Any]]:
-        """One dict per input: `key`, label, probability, and the `top_k` classes with probabilities."""
-        k = len(self.classes_) if top_k is None else max(1, min(top_k, len(self.classes_)))
-        records = []
-        for item, row in zip(inputs, probs):
-            order = np.argsort(-row)[:k]
-            records.append({
-                key: item, "label": str(self.classes_[order[0]]), "probability": float(row[order[0]]),
-                "probabilities": {str(self.classes_[i]): float(row[i]) for i in order},
-            })
-        return records
-
     def _check_fitted(self) -> None:
         if not hasattr(self, "module_"):
-            from ..base.errors import NotFittedError  # built on first use: it imports scikit-learn (see errors.py)
-
             name = type(self).__name__
             raise NotFittedError(f"this {name} is not fitted yet; call fit(...) or {name}.load(dir)")
 
-
-def use_sklearn_bases() -> None:
-    """Make `CNNClassifierBase` derive from scikit-learn's (ClassifierMixin, BaseEstimator); see `_SklearnBases`."""
-    from sklearn.base import BaseEstimator, ClassifierMixin
-
-    if CNNClassifierBase.__bases__ == (ClassifierMixin, BaseEstimator):
-        return
-    CNNClassifierBase.__bases__ = (ClassifierMixin, BaseEstimator)
-    classes = [CNNClassifierBase]
-    for cls in classes:  # parents before children, as when the classes were created
-        super(cls, cls).__init_subclass__()  # sklearn adds the `set_fit_request`-style methods here
-        classes.extend(cls.__subclasses__())
-
-
-if "sklearn.base" in sys.modules or os.environ.get("TEXTCNN_LAZY_SKLEARN", "1") == "0":
-    use_sklearn_bases()

@@ -39,6 +39,7 @@ from ..storage.rundir import (
 from ..training.loop import FitResult, fit_model, predict_logits, resolve_device
 from ..training.resume import RESUME_DIR, has_train_state
 from .base import CNNClassifierBase
+from .predictor import prediction_records
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ class ImageCNNClassifier(CNNClassifierBase):
         self._check_fitted()
         mode = "L" if self.config_.in_channels == 1 else "RGB"
         probs = self.predict_proba(np.stack([read_image(p, mode) for p in paths]) if paths else np.empty((0,)))
-        return self._records("file", [str(p) for p in paths], probs, top_k)
+        return prediction_records("file", [str(p) for p in paths], probs, self.classes_, top_k)
 
     # ---- persistence ----
     def save(self, path: str | os.PathLike, force: bool = False) -> Path:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,12 +19,12 @@ from ..data.files import TextDataset
 from ..data.splits import split_off_dev
 from ..data.tokenizer import Tokenizer, Vocabulary
 from ..models.text import TextCNN
-from ..models.weights import load_weights_into
 from ..storage.rundir import load_run, prepare_run_dir, save_run
 from ..training import distributed
 from ..training.loop import FitResult, fit_model, predict_logits, resolve_device
 from ..training.resume import RESUME_DIR, has_train_state
 from .base import CNNClassifierBase
+from .predictor import MAX_TOKENS, PREDICT_BATCH_SIZE, TextPredictor, check_texts, tokenize_texts
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors  # gensim takes ~1 s to import; embeddings.py imports it when used
@@ -34,15 +32,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 VECTORS_ENV = "TEXTCNN_VECTORS"
-PREDICT_BATCH_SIZE = 256
-# Longer texts are cut to their first MAX_TOKENS tokens: Kim's sentences average about 20 tokens, and the cap
-# bounds the memory one hostile input (a 1 MB line) can take. None = no cap.
-MAX_TOKENS = 1000
-# One thread for small CPU predictions (speed trick, issue #6): a sentence is ~1 ms of work that intra-op threads
-# cannot shorten, but while another process holds a core every parallel op waits for a descheduled worker; on
-# 2 shared cores one sentence took a median 6-68 ms on 2 threads and 1.0-1.4 ms on one (benchmarks/startup.py).
-# Inputs with more tokens than this keep torch's thread count. Off switch: 0.
-ONE_THREAD_MAX_TOKENS = 1000
 
 
 class TextCNNClassifier(CNNClassifierBase):
@@ -131,13 +120,13 @@ class TextCNNClassifier(CNNClassifierBase):
         from that directory and training continues after its last finished epoch (same X, y and dev needed).
         """
         model_cfg, data_cfg, train_cfg = self.model_config(), self.data_config(), self.train_config()
-        texts = _check_texts(X)
+        texts = check_texts(X)
         self._set_classes(y, label_names)
         train = TextDataset(texts, self._encode_labels(y, len(texts)), [str(c) for c in self.classes_])
         if dev is None:
             train, dev_set = split_off_dev(train, train_cfg.dev_fraction, train_cfg.seed)
         else:
-            dev_texts = _check_texts(dev[0])
+            dev_texts = check_texts(dev[0])
             dev_set = TextDataset(dev_texts, self._encode_labels(dev[1], len(dev_texts)), train.label_names)
         self.tokenizer_ = Tokenizer(data_cfg.tokenizer, data_cfg.lowercase)
         train_tokens = self._tokenize(train.texts)
@@ -258,21 +247,7 @@ class TextCNNClassifier(CNNClassifierBase):
 
     def _tokenize(self, texts: Sequence[str]) -> list[list[str]]:
         """Tokens of each text, cut to `max_tokens` with a warning when a text is longer."""
-        tokens = [self.tokenizer_(t) for t in texts]
-        if self.max_tokens is None:
-            return tokens
-        if self.max_tokens < 1:
-            raise ConfigError(f"max_tokens must be at least 1 or None; got {self.max_tokens!r}")
-        too_long = sum(len(t) > self.max_tokens for t in tokens)
-        if too_long:
-            warnings.warn(
-                f"{too_long} text(s) have more than {self.max_tokens} tokens; only the first {self.max_tokens} "
-                "are used (raise max_tokens / --max-tokens to keep more)", stacklevel=3,
-            )
-        return [t[: self.max_tokens] for t in tokens]
-
-    def _tokenize_one(self, text: str) -> list[str]:
-        return self._tokenize([text])[0]
+        return tokenize_texts(self.tokenizer_, texts, self.max_tokens)
 
     def _batches(self, tokens: list[list[str]], labels: list[int] | None, cfg: TrainConfig, shuffle: bool):
         ids = [self.vocab_.encode(t) for t in tokens]
@@ -284,23 +259,16 @@ class TextCNNClassifier(CNNClassifierBase):
         tokens = self._tokenize(dev.texts)
         return self._batches(tokens, None, cfg, shuffle=False), torch.tensor(dev.labels)
 
-    # ---- prediction ----
+    # ---- prediction (by the sklearn-free TextPredictor, textcnn/estimators/predictor.py) ----
+    @property
+    def predictor_(self) -> TextPredictor:
+        """The fitted model as a `TextPredictor` over `module_`, `tokenizer_`, `vocab_`, `classes_`, `max_tokens`."""
+        self._check_fitted()
+        return TextPredictor(self.module_, self.tokenizer_, self.vocab_, self.classes_, self.max_tokens, self.device_)
+
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
         """Class probabilities, shape (n_texts, n_classes); rows sum to 1."""
-        self._check_fitted()
-        texts = _check_texts(X)
-        tokens = self._tokenize(texts)
-        empty = [t for t, toks in zip(texts, tokens) if not toks]
-        if empty:
-            warnings.warn(
-                f"{len(empty)} text(s) have no tokens under the {self.tokenizer_.name!r} tokenizer "
-                f"(e.g. {empty[0]!r}); predicted from zero features", stacklevel=3,
-            )
-        ids = [self.vocab_.encode(t) for t in tokens]
-        batches = TokenBatches(ids, None, PREDICT_BATCH_SIZE, shuffle=False, bucket_by_length=True)
-        with _one_thread_if_small(sum(map(len, ids)), self.device_):
-            logits = predict_logits(self.module_, batches, self.device_)
-        return torch.softmax(logits, dim=1).numpy().astype(np.float64)
+        return self.predictor_.predict_proba(X)
 
     def score_file(
         self, path: str | os.PathLike, *, text_column: str = "text", label_column: str = "label",
@@ -319,8 +287,7 @@ class TextCNNClassifier(CNNClassifierBase):
 
     def predict_records(self, X: Sequence[str], top_k: int | None = None) -> list[dict[str, Any]]:
         """One dict per text: text, label, probability, and the `top_k` classes with probabilities."""
-        texts = list(X)
-        return self._records("text", texts, self.predict_proba(texts), top_k)
+        return self.predictor_.predict_records(X, top_k)
 
     # ---- explanations (see textcnn/analysis/explain.py) ----
     def explain(self, text: str, label: Any = None) -> dict[str, Any]:
@@ -330,13 +297,7 @@ class TextCNNClassifier(CNNClassifierBase):
         (tokens[start:end], end exclusive), widths, contribution and n_features, most positive first.
         `label` explains another class's logit instead of the predicted one.
         """
-        from ..analysis.explain import explain_text
-
-        self._check_fitted()
-        [text] = _check_texts([text])
-        target = None if label is None else self._class_index(label)
-        return explain_text(self.module_, self._tokenize_one, self.vocab_, [str(c) for c in self.classes_], text,
-                            target, self.device_)
+        return self.predictor_.explain(text, label)
 
     def explain_filters(
         self, X: Sequence[str], top_filters: int = 5, top_ngrams: int = 5, max_sentences: int = 5000,
@@ -348,9 +309,9 @@ class TextCNNClassifier(CNNClassifierBase):
         """
         from ..analysis.explain import explain_filters
 
-        self._check_fitted()
-        return explain_filters(self.module_, self._tokenize_one, self.vocab_, [str(c) for c in self.classes_],
-                               _check_texts(X), top_filters, top_ngrams, max_sentences, rank_by, self.device_)
+        p = self.predictor_
+        return explain_filters(p.module, p.tokenize, p.vocab, p.class_names, check_texts(X), top_filters, top_ngrams,
+                               max_sentences, rank_by, p.device)
 
     def neighbours(self, word: str, top_k: int = 5, compare: Sequence[str] = ()) -> dict[str, Any]:
         """The nearest words to `word` in the static and the fine-tuned channel (Kim 2014 Table 3).
@@ -361,12 +322,6 @@ class TextCNNClassifier(CNNClassifierBase):
 
         self._check_fitted()
         return neighbours(self.module_, self.vocab_, word, top_k, self.tokenizer_.lowercase, compare)
-
-    def _class_index(self, label: Any) -> int:
-        names = [str(c) for c in self.classes_]
-        if str(label) not in names:
-            raise DataError(f"label {label!r} is not among the classes {names}")
-        return names.index(str(label))
 
     # ---- persistence ----
     def save(self, path: str | os.PathLike, force: bool = False) -> Path:
@@ -399,49 +354,7 @@ class TextCNNClassifier(CNNClassifierBase):
             dev_fraction=t.dev_fraction, seed=t.seed, device=device,
             deterministic=t.deterministic, bucket_by_length=t.bucket_by_length, max_tokens=max_tokens,
         )
-        clf.tokenizer_ = Tokenizer(d.tokenizer, d.lowercase)
-        clf.vocab_ = saved.vocab
-        clf.classes_ = np.asarray(saved.label_names)
-        module = TextCNN(m, len(saved.vocab), len(saved.label_names))
-        load_weights_into(module, saved.state_dict, str(path))
-        clf.device_ = resolve_device(device)
-        clf.module_ = module.to(clf.device_).eval()
+        p = TextPredictor.from_saved(saved, path, device, max_tokens)
+        clf.module_, clf.tokenizer_, clf.vocab_, clf.device_ = p.module, p.tokenizer, p.vocab, p.device
+        clf.classes_ = p.classes
         return clf
-
-
-@contextmanager
-def _one_thread_if_small(n_tokens: int, device: torch.device) -> Iterator[None]:
-    """Run torch on one intra-op thread while predicting at most ONE_THREAD_MAX_TOKENS tokens on the CPU."""
-    threads = torch.get_num_threads()
-    if device.type != "cpu" or threads == 1 or n_tokens > ONE_THREAD_MAX_TOKENS:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _check_texts(X: Sequence[str]) -> list[str]:
-    """Texts as a list of strings; empty or whitespace-only raw input is an error."""
-    if isinstance(X, str):
-        raise DataError("expected a list of texts, got a single string; wrap it in a list")
-    texts = list(X)
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise DataError(f"text {i} is {type(text).__name__}, not a string")
-        if not text.strip():
-            raise DataError(f"text {i} is empty or whitespace only; give a non-empty text")
-        if not text.isascii() and _has_lone_surrogates(text):
-            raise DataError(f"text {i} is not valid UTF-8 (undecodable bytes); convert the input to UTF-8")
-    return texts
-
-
-def _has_lone_surrogates(text: str) -> bool:
-    """True for strings made from undecodable bytes (Python's surrogateescape for argv and stdin)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False

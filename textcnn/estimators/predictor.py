@@ -1,0 +1,191 @@
+"""TextPredictor: a trained text model that predicts and explains, with neither scikit-learn nor gensim.
+
+What must start fast (`textcnn predict`, a service, an export) uses this, not the estimator: importing scikit-learn
+takes ~1.2 s and gensim ~1 s, each about as long as torch itself (benchmarks/startup.py). `TextCNNClassifier`
+hands its predictions to one (`clf.predictor_`), so both give the same numbers, records and warnings.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..analysis.explain import explain_text
+from ..base.errors import ConfigError, DataError
+from ..data.batches import TokenBatches
+from ..data.tokenizer import Tokenizer, Vocabulary
+from ..models.text import TextCNN
+from ..models.weights import load_weights_into
+from ..storage.rundir import SavedRun, load_run
+from ..training.loop import predict_logits, resolve_device
+
+PREDICT_BATCH_SIZE = 256
+# Longer texts are cut to their first MAX_TOKENS tokens: Kim's sentences average about 20 tokens, and the cap
+# bounds the memory one hostile input (a 1 MB line) can take. None = no cap.
+MAX_TOKENS = 1000
+# One thread for small CPU predictions (speed trick, issue #6): a sentence is ~1 ms of work that intra-op threads
+# cannot shorten, but while another process holds a core every parallel op waits for a descheduled worker; on
+# 2 shared cores one sentence took a median 6-68 ms on 2 threads and 1.0-1.4 ms on one (benchmarks/startup.py).
+# Inputs with more tokens than this keep torch's thread count. Off switch: 0.
+ONE_THREAD_MAX_TOKENS = 1000
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # textcnn/
+
+
+@dataclass(eq=False)
+class TextPredictor:
+    """A trained TextCNN with its tokenizer, vocabulary and classes: predict, predict_proba, explain."""
+
+    module: TextCNN
+    tokenizer: Tokenizer
+    vocab: Vocabulary
+    classes: np.ndarray  # (K,) the labels in the module's output order, strings or integers as they were saved
+    max_tokens: int | None = MAX_TOKENS
+    device: torch.device = torch.device("cpu")
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike, device: str = "auto", max_tokens: int | None = MAX_TOKENS
+    ) -> TextPredictor:
+        """Rebuild the model of a run directory written by `TextCNNClassifier.save` (nothing is unpickled)."""
+        return cls.from_saved(load_run(path), path, device, max_tokens)
+
+    @classmethod
+    def from_saved(
+        cls, saved: SavedRun, path: str | os.PathLike, device: str = "auto", max_tokens: int | None = MAX_TOKENS
+    ) -> TextPredictor:
+        """The model of a run directory `load_run(path)` has read (the weights are checked against its config)."""
+        module = TextCNN(saved.model_config, len(saved.vocab), len(saved.label_names))
+        load_weights_into(module, saved.state_dict, str(path))
+        resolved = resolve_device(device)
+        tokenizer = Tokenizer(saved.data_config.tokenizer, saved.data_config.lowercase)
+        return cls(module.to(resolved).eval(), tokenizer, saved.vocab, np.asarray(saved.label_names), max_tokens,
+                   resolved)
+
+    @property
+    def class_names(self) -> list[str]:
+        """The classes as strings, as records and explanations name them."""
+        return [str(c) for c in self.classes]
+
+    def tokenize(self, text: str) -> list[str]:
+        """The tokens of one text as the model sees them: cut to `max_tokens`, with a warning when longer."""
+        return tokenize_texts(self.tokenizer, [text], self.max_tokens)[0]
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Class probabilities, shape (n_texts, n_classes); rows sum to 1."""
+        texts = check_texts(texts)
+        tokens = tokenize_texts(self.tokenizer, texts, self.max_tokens)
+        empty = [t for t, toks in zip(texts, tokens) if not toks]
+        if empty:
+            warn_caller(f"{len(empty)} text(s) have no tokens under the {self.tokenizer.name!r} tokenizer "
+                        f"(e.g. {empty[0]!r}); predicted from zero features")
+        ids = [self.vocab.encode(t) for t in tokens]
+        batches = TokenBatches(ids, None, PREDICT_BATCH_SIZE, shuffle=False, bucket_by_length=True)
+        with _one_thread_if_small(sum(map(len, ids)), self.device):
+            logits = predict_logits(self.module, batches, self.device)  # (N, K)
+        return torch.softmax(logits, dim=1).numpy().astype(np.float64)
+
+    def predict(self, texts: Sequence[str]) -> np.ndarray:
+        """The most probable class of each text."""
+        return self.classes[self.predict_proba(texts).argmax(axis=1)]
+
+    def predict_records(self, texts: Sequence[str], top_k: int | None = None) -> list[dict[str, Any]]:
+        """One dict per text: text, label, probability, and the `top_k` classes with probabilities."""
+        texts = list(texts)
+        return prediction_records("text", texts, self.predict_proba(texts), self.classes, top_k)
+
+    def explain(self, text: str, label: Any = None) -> dict[str, Any]:
+        """Why `text` got its label: the n-grams whose pooled features add up (with the bias) to the logit.
+
+        Returns text, tokens, label, probability, logit, bias and `ngrams`: dicts with ngram, start, end
+        (tokens[start:end], end exclusive), widths, contribution and n_features, most positive first.
+        `label` explains another class's logit instead of the predicted one (see textcnn/analysis/explain.py).
+        """
+        [text] = check_texts([text])
+        names = self.class_names
+        if label is not None and str(label) not in names:
+            raise DataError(f"label {label!r} is not among the classes {names}")
+        target = None if label is None else names.index(str(label))
+        return explain_text(self.module, self.tokenize, self.vocab, names, text, target, self.device)
+
+
+def prediction_records(
+    key: str, inputs: Sequence[Any], probs: np.ndarray, classes: Sequence[Any], top_k: int | None
+) -> list[dict[str, Any]]:
+    """One dict per input: `key`, label, probability, and the `top_k` classes with probabilities."""
+    k = len(classes) if top_k is None else max(1, min(top_k, len(classes)))
+    records = []
+    for item, row in zip(inputs, probs):
+        order = np.argsort(-row)[:k]
+        records.append({
+            key: item, "label": str(classes[order[0]]), "probability": float(row[order[0]]),
+            "probabilities": {str(classes[i]): float(row[i]) for i in order},
+        })
+    return records
+
+
+def tokenize_texts(tokenizer: Tokenizer, texts: Sequence[str], max_tokens: int | None) -> list[list[str]]:
+    """Tokens of each text, cut to `max_tokens` (None = no cap) with a warning when a text is longer."""
+    tokens = [tokenizer(t) for t in texts]
+    if max_tokens is None:
+        return tokens
+    if max_tokens < 1:
+        raise ConfigError(f"max_tokens must be at least 1 or None; got {max_tokens!r}")
+    too_long = sum(len(t) > max_tokens for t in tokens)
+    if too_long:
+        warn_caller(f"{too_long} text(s) have more than {max_tokens} tokens; only the first {max_tokens} "
+                    "are used (raise max_tokens / --max-tokens to keep more)")
+    return [t[:max_tokens] for t in tokens]
+
+
+def check_texts(X: Sequence[str]) -> list[str]:
+    """Texts as a list of strings; empty or whitespace-only raw input is an error."""
+    if isinstance(X, str):
+        raise DataError("expected a list of texts, got a single string; wrap it in a list")
+    texts = list(X)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise DataError(f"text {i} is {type(text).__name__}, not a string")
+        if not text.strip():
+            raise DataError(f"text {i} is empty or whitespace only; give a non-empty text")
+        if not text.isascii() and _has_lone_surrogates(text):
+            raise DataError(f"text {i} is not valid UTF-8 (undecodable bytes); convert the input to UTF-8")
+    return texts
+
+
+def warn_caller(message: str) -> None:
+    """`warnings.warn(message)` attributed to the first caller outside textcnn (3.12's `skip_file_prefixes`)."""
+    frame, level = sys._getframe(1), 2  # stacklevel 2 is the frame that called this function
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level)
+
+
+@contextmanager
+def _one_thread_if_small(n_tokens: int, device: torch.device) -> Iterator[None]:
+    """Run torch on one intra-op thread while predicting at most ONE_THREAD_MAX_TOKENS tokens on the CPU."""
+    threads = torch.get_num_threads()
+    if device.type != "cpu" or threads == 1 or n_tokens > ONE_THREAD_MAX_TOKENS:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _has_lone_surrogates(text: str) -> bool:
+    """True for strings made from undecodable bytes (Python's surrogateescape for argv and stdin)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
