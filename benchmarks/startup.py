@@ -75,14 +75,15 @@ def build_default_model(out: str | Path, vocab_size: int = DEFAULT_VOCAB) -> Pat
     from textcnn.base.config import DataConfig, TextCNNConfig, TrainConfig
     from textcnn.data.tokenizer import PAD, UNK, Vocabulary
     from textcnn.models.text import TextCNN
-    from textcnn.storage.rundir import prepare_run_dir, save_run
+    from textcnn.storage.rundir import describe_run, prepare_run_dir, save_run
 
     words = ["a", "gripping", ",", "funny", "film"] + [f"word{i}" for i in range(vocab_size - 7)]
     vocab = Vocabulary([PAD, UNK, *words])
     torch.manual_seed(0)
     config = TextCNNConfig()
     run_dir = prepare_run_dir(out, force=True)
-    save_run(run_dir, TextCNN(config, len(vocab), 2), config, DataConfig(), TrainConfig(), vocab, ["neg", "pos"])
+    configs = {"model": config, "data": DataConfig(), "train": TrainConfig()}
+    save_run(run_dir, TextCNN(config, len(vocab), 2), describe_run("text", configs), ["neg", "pos"], vocab)
     return run_dir
 
 

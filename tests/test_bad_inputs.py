@@ -69,9 +69,9 @@ def test_a_model_from_the_future_is_refused(tiny_model, tmp_path):
     copy = tmp_path / "run"
     shutil.copytree(path, copy)
     config = json.loads((copy / "config.json").read_text())
-    config["format_version"] = 2
+    config["format_version"] = 3
     (copy / "config.json").write_text(json.dumps(config))
-    with pytest.raises(CheckpointError, match="format_version 2"):
+    with pytest.raises(CheckpointError, match="format_version 3"):
         TextCNNClassifier.load(copy)
 
 

@@ -16,7 +16,7 @@ def test_presets_are_the_four_kim_variants_with_paper_defaults():
     cfg = PRESETS["multichannel"]
     assert (cfg.filter_sizes, cfg.n_filters, cfg.dropout, cfg.max_norm) == ((3, 4, 5), 100, 0.5, 3.0)
     train = TrainConfig()
-    assert (train.optimizer, train.learning_rate, train.rho, train.eps, train.batch_size) == (
+    assert (train.optimizer, train.learning_rate, train.rho, train.eps, DataConfig().batch_size) == (
         "adadelta",
         1.0,
         0.95,
@@ -46,7 +46,7 @@ def test_invalid_train_and_data_configs_are_rejected():
     with pytest.raises(ConfigError, match="optimizer"):
         TrainConfig(optimizer="rmsprop")
     with pytest.raises(ConfigError, match="batch_size"):
-        TrainConfig(batch_size=0)
+        DataConfig(batch_size=0)
     with pytest.raises(ConfigError, match="tokenizer"):
         DataConfig(tokenizer="bpe")
 

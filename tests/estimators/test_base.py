@@ -60,3 +60,88 @@ def test_unfitted_predict_raises_a_textcnn_and_a_sklearn_not_fitted_error(estima
 
 def test_public_not_fitted_error_is_the_estimators_one() -> None:
     assert textcnn.NotFittedError is NotFittedError
+
+
+# ---- every parameter declared once: the signature is the configs' fields, save/load keeps every one ----
+
+ESTIMATORS = [TextCNNClassifier, ImageCNNClassifier]
+# the only defaults an estimator gives differently from its config field (the image material's Keras recipe)
+DEFAULT_OVERRIDES = {ImageCNNClassifier: {"optimizer": "adam", "epochs": 60}}
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
+def test_the_signature_lists_exactly_the_config_fields_with_their_defaults(cls) -> None:
+    import dataclasses
+    import inspect
+
+    signature = inspect.signature(cls.__init__).parameters
+    fields = {f.name: f.default for f in cls.config_fields()}
+    assert list(signature)[1:] == list(fields)  # same names, same order (model, data, train)
+    overrides = DEFAULT_OVERRIDES.get(cls, {})
+    for name, default in fields.items():
+        expected = overrides.get(name, default)
+        given = signature[name].default
+        assert (tuple(given) if isinstance(given, list | tuple) else given) == expected, name
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in list(signature.values())[1:])
+    assert not any(dataclasses.is_dataclass(v) for v in fields.values())
+
+
+TEXT_CHANGED = dict(
+    variant="rand", filter_sizes=(1, 2), n_filters=3, dropout=0.25, max_norm=None, embedding_dim=6, fused_conv=True,
+    sparse_embeddings=False, batch_size=7, dev_fraction=0.2, tokenizer="kim", lowercase=False, min_freq=1,
+    max_tokens=50, bucket_by_length=False, vectors="some/vectors.txt", oov_init="match", optimizer="adam", lr=0.01,
+    rho=0.9, eps=1e-7, momentum=0.5, epochs=2, patience=3, lr_schedule="cosine", lr_factor=0.25, lr_patience=2,
+    selection="accuracy", seed=3, device="cpu", deterministic=True, bf16=True, compile=False, progress=False,
+    dry_run=False, dry_run_batches=4,
+)
+IMAGE_CHANGED = dict(
+    model="digits-cnn", batch_size=20, dev_fraction=0.2, augment=True, optimizer="sgd", lr=0.02, rho=0.9, eps=1e-7,
+    momentum=0.8, epochs=1, patience=None, lr_schedule="none", lr_factor=0.3, lr_patience=3, selection="last",
+    seed=5, device="cpu", deterministic=True, bf16=False, compile=False, progress=False, dry_run=False,
+    dry_run_batches=2,
+)
+
+
+def test_a_saved_text_model_loads_with_every_parameter_it_had(tmp_path) -> None:
+    from tests.conftest import NEGATIVE, POSITIVE
+
+    clf = TextCNNClassifier(**TEXT_CHANGED)
+    assert set(TEXT_CHANGED) == set(clf.get_params())  # the test sets every parameter
+    clf.fit(POSITIVE + NEGATIVE, ["pos"] * len(POSITIVE) + ["neg"] * len(NEGATIVE))
+    loaded = TextCNNClassifier.load(clf.save(tmp_path / "run"))
+    assert loaded.get_params() == clf.get_params()
+
+
+def test_a_saved_image_model_loads_with_every_parameter_it_had(tmp_path) -> None:
+    from textcnn.data.images import load_digits_splits
+
+    clf = ImageCNNClassifier(**IMAGE_CHANGED)
+    assert set(IMAGE_CHANGED) == set(clf.get_params())
+    train = load_digits_splits()["train"]
+    clf.fit(train.images[:100], train.labels[:100])
+    loaded = ImageCNNClassifier.load(clf.save(tmp_path / "run"))
+    assert loaded.get_params() == clf.get_params()
+    assert loaded.config_ == clf.config_
+
+
+@pytest.mark.parametrize(("cls", "change"), [(TextCNNClassifier, {"n_filters": 5}), (TextCNNClassifier, {"lr": 0.5}),
+                                             (ImageCNNClassifier, {"augment": True})],
+                         ids=["text-model", "text-train", "image-data"])
+def test_a_resume_with_any_changed_setting_is_refused_naming_it(tmp_path, cls, change) -> None:
+    from tests.conftest import NEGATIVE, POSITIVE
+    from textcnn.base.errors import ConfigError
+    from textcnn.data.images import load_digits_splits
+
+    if cls is TextCNNClassifier:
+        X, y = POSITIVE + NEGATIVE, ["pos"] * len(POSITIVE) + ["neg"] * len(NEGATIVE)
+        params = dict(variant="rand", embedding_dim=6, n_filters=3, epochs=1, device="cpu")
+    else:
+        train = load_digits_splits()["train"]
+        X, y, params = train.images[:80], train.labels[:80], dict(epochs=1, device="cpu")
+    cls(**params).fit(X, y, checkpoint_dir=tmp_path / "run")
+    from textcnn.training.resume import has_train_state
+
+    assert has_train_state(tmp_path / "run" / "resume")  # fit keeps its last state, so the run can go on
+    name, value = next(iter(change.items()))
+    with pytest.raises(ConfigError, match=rf"other settings: {name}=.*, not {value!r}"):
+        cls(**{**params, **change, "epochs": 2}).fit(X, y, checkpoint_dir=tmp_path / "run", resume=True)

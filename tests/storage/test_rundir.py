@@ -1,6 +1,7 @@
 import json
 import shutil
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
@@ -11,7 +12,7 @@ from textcnn.base.errors import CheckpointError
 from textcnn.data.tokenizer import Vocabulary
 from textcnn.models.text import TextCNN
 from textcnn.models.weights import load_weights_into
-from textcnn.storage.rundir import load_run, point_latest, prepare_run_dir, save_run
+from textcnn.storage.rundir import describe_run, load_run, point_latest, prepare_run_dir, save_run
 
 
 @pytest.fixture
@@ -20,7 +21,8 @@ def run_dir(tmp_path):
     vocab = Vocabulary.build([["a", "b", "c"]])
     model = TextCNN(cfg, len(vocab), 2)
     path = prepare_run_dir(tmp_path / "run")
-    save_run(path, model, cfg, DataConfig(tokenizer="kim"), TrainConfig(epochs=3), vocab, ["neg", "pos"])
+    configs = {"model": cfg, "data": DataConfig(tokenizer="kim"), "train": TrainConfig(epochs=3)}
+    save_run(path, model, describe_run("text", configs), ["neg", "pos"], vocab)
     return path, model
 
 
@@ -44,7 +46,7 @@ def test_each_embedding_matrix_is_stored_once(run_dir):
 
 def test_config_records_format_and_package_version(run_dir):
     config = json.loads((run_dir[0] / "config.json").read_text())
-    assert config["format_version"] == 1 and "textcnn_version" in config
+    assert config["format_version"] == 2 and "textcnn_version" in config and config["task"] == "text"
     assert config["model"]["filter_sizes"] == [3, 4, 5]
 
 
@@ -143,3 +145,55 @@ def test_point_latest_follows_the_newest_run(tmp_path):
     assert (tmp_path / "latest").resolve() == (second / "unit").resolve()
     assert not (tmp_path / "latest").readlink().is_absolute()  # the runs folder can be moved
     shutil.rmtree(second)
+
+
+# ---- format 1 (before every parameter had its section) still loads ----
+
+V1_TRAIN = {"optimizer": "adadelta", "lr": None, "rho": 0.95, "eps": 1e-6, "momentum": 0.9, "batch_size": 50,
+            "epochs": 3, "patience": None, "lr_schedule": "none", "lr_factor": 0.5, "lr_patience": 5,
+            "dev_fraction": 0.1, "seed": 0, "device": "auto", "deterministic": False, "bucket_by_length": False,
+            "fused_conv": False, "bf16": False, "compile": False, "sparse_embeddings": True, "dry_run": False,
+            "dry_run_batches": 3}  # TrainConfig's fields as format 1 wrote them
+
+
+def _as_format_1(path, model: dict, data: dict | None, task: str | None = None) -> None:
+    config = {"format_version": 1, "textcnn_version": "0.1.0", "model": model, "train": V1_TRAIN}
+    if data is not None:
+        config["data"] = data
+    if task is not None:
+        config["task"] = task
+    (path / "config.json").write_text(json.dumps(config))
+
+
+def test_a_format_1_text_run_loads_with_its_settings_where_they_now_live(run_dir):
+    from textcnn.estimators.text import TextCNNClassifier
+
+    path, model = run_dir
+    _as_format_1(path, {"variant": "multichannel", "filter_sizes": [3, 4, 5], "n_filters": 3, "dropout": 0.5,
+                        "max_norm": 3.0, "embedding_dim": 4}, {"tokenizer": "kim", "lowercase": True, "min_freq": 1})
+    saved = load_run(path)
+    assert saved.task == "text" and saved.data_config.bucket_by_length is False and saved.train_config.epochs == 3
+    assert saved.module_config == model.config
+    clf = TextCNNClassifier.load(path)
+    assert clf.get_params()["bucket_by_length"] is False and clf.get_params()["tokenizer"] == "kim"
+    assert clf.predict_proba(["a b", "c"]).shape == (2, 2)
+
+
+def test_a_format_1_image_run_loads(tmp_path):
+    from textcnn.data.images import load_digits_splits
+    from textcnn.estimators.image import ImageCNNClassifier
+
+    train = load_digits_splits()["train"]
+    clf = ImageCNNClassifier(epochs=1, device="cpu").fit(train.images[:60], train.labels[:60])
+    path = clf.save(tmp_path / "run")
+    _as_format_1(path, {"model": "digits-cnn", "in_channels": 1, "image_size": 8}, None, task="image")
+    loaded = ImageCNNClassifier.load(path)
+    assert loaded.get_params()["batch_size"] == 50 and loaded.get_params()["epochs"] == 3  # from format 1's "train"
+    np.testing.assert_allclose(loaded.predict_proba(train.images[:5]), clf.predict_proba(train.images[:5]), atol=1e-6)
+
+
+def test_a_run_of_the_other_task_is_refused_with_the_command_to_use(run_dir):
+    from textcnn.estimators.image import ImageCNNClassifier
+
+    with pytest.raises(CheckpointError, match=r"holds a text model \(image expected\); use `textcnn predict`"):
+        ImageCNNClassifier.load(run_dir[0])

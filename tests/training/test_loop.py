@@ -7,7 +7,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from textcnn.base.config import TrainConfig
-from textcnn.base.errors import TextCNNError, TrainingError
+from textcnn.base.errors import ConfigError, TextCNNError, TrainingError
 from textcnn.data.batches import Batch
 from textcnn.training.loop import fit_model, predict_logits, resolve_device
 
@@ -164,7 +164,7 @@ def test_exact_speed_options_train_to_the_same_weights(option):
     for on in (False, True):
         module, train, _ = _text_setup()
         module.set_speed_options(**{option: on})
-        fit_model(module, train, TrainConfig(epochs=2, device="cpu", deterministic=True, **{option: on}))
+        fit_model(module, train, TrainConfig(epochs=2, device="cpu", deterministic=True))
         weights.append(module.state_dict())
     for name in weights[0]:
         torch.testing.assert_close(weights[1][name], weights[0][name], rtol=1e-4, atol=1e-5, msg=name)
@@ -265,3 +265,25 @@ def test_bad_lr_schedule_settings_are_config_errors(field, value, message):
 
     with pytest.raises(ConfigError, match=message):
         TrainConfig(**{field: value})
+
+
+def test_selection_last_keeps_the_last_epoch_whatever_the_dev_score():
+    x, y = _blobs()
+    dev_y = 1 - y  # learning makes dev worse: "accuracy" keeps the first epoch
+    weights, results = [], []
+    for selection, dev in (("last", (TensorBatches(x, dev_y), dev_y)), ("accuracy", None)):
+        torch.manual_seed(0)
+        model = nn.Linear(2, 2)
+        config = TrainConfig(epochs=6, seed=0, device="cpu", selection=selection)
+        results.append(fit_model(model, TensorBatches(x, y), config, dev=dev))
+        weights.append(model.state_dict())
+    for name in weights[0]:  # the same weights as a run that never saw a dev set: the last epoch's
+        torch.testing.assert_close(weights[0][name], weights[1][name], rtol=0, atol=0)
+    assert results[0].best_epoch == 6 and results[0].best_dev_acc == results[0].history[-1].dev_acc
+
+
+def test_selection_last_refuses_patience():
+    with pytest.raises(ConfigError, match="patience stops on the dev score"):
+        TrainConfig(selection="last", patience=2)
+    with pytest.raises(ConfigError, match="selection must be one of accuracy, last"):
+        TrainConfig(selection="best")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -14,6 +15,11 @@ TOKENIZERS: tuple[str, ...] = ("kim", "kim-sst", "unicode")
 OPTIMIZERS: tuple[str, ...] = ("adadelta", "adam", "sgd")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 LR_SCHEDULES: tuple[str, ...] = ("none", "plateau", "cosine")
+# how the kept weights are chosen: the epoch with the best dev accuracy (Kim 2014 §3.1 early stopping), or the
+# last epoch (no dev split needed: Keras's `model.fit` without validation data)
+SELECTIONS: tuple[str, ...] = ("accuracy", "last")
+OOV_INITS: tuple[str, ...] = ("uniform", "match")  # unknown words: Kim's U[-0.25, 0.25], or the vectors' own scale
+MAX_TOKENS = 1000  # texts are cut to their first 1000 tokens: Kim's sentences average ~20; bounds a hostile input
 MAX_FILTER_SIZE = 5  # widths 1..5 are supported (Kim uses 3,4,5)
 
 
@@ -27,6 +33,16 @@ def _check_positive(name: str, value: float) -> None:
         raise ConfigError(f"{name} must be positive; got {value!r}")
 
 
+def _check_dev_fraction(value: float) -> None:
+    if not 0.0 <= value < 1.0:
+        raise ConfigError(f"dev_fraction must be in [0, 1) (0 = no dev split, with selection 'last'); got {value!r}")
+
+
+def runtime(default: Any) -> Any:
+    """A field that says how to run, not what to learn: it may change when a run is resumed, and is not compared."""
+    return dataclasses.field(default=default, metadata={"runtime": True})
+
+
 @dataclass(frozen=True)
 class TextCNNConfig:
     """Architecture of the Kim CNN: embedding channels, filter bank, classifier head."""
@@ -37,6 +53,11 @@ class TextCNNConfig:
     dropout: float = 0.5  # Kim 2014 §3.1, p
     max_norm: float | None = 3.0  # Kim 2014 §3.1, l2 constraint s on softmax weight rows; None = off
     embedding_dim: int = 300  # Kim 2014 §3.1, k (word2vec size); pretrained variants use the vectors' size
+    # speed options the module reads (benchmarks/speed.py measures each; README "Speed")
+    fused_conv: bool = runtime(False)  # all filter widths in one convolution (same function, one kernel launch)
+    # with Adadelta, only the batch's embedding rows are updated: the same arithmetic, much less of it
+    # (textcnn.training.optim); the other optimizers and torchrun use dense gradients
+    sparse_embeddings: bool = True
 
     def __post_init__(self) -> None:
         _check_choice("variant", self.variant, VARIANTS)
@@ -60,16 +81,46 @@ class TextCNNConfig:
 
 
 @dataclass(frozen=True)
-class DataConfig:
-    """How raw text becomes token ids: tokenizer and vocabulary settings (saved with the model)."""
+class BatchConfig:
+    """How examples become mini-batches and how much of train is held out as dev (both tasks)."""
+
+    batch_size: int = 50  # Kim 2014 §3.1, mini-batch size
+    dev_fraction: float = 0.1  # Kim 2014 §3.1: 10% of train held out when there is no dev set; 0 = none
+
+    def __post_init__(self) -> None:
+        _check_positive("batch_size", self.batch_size)
+        _check_dev_fraction(self.dev_fraction)
+
+
+@dataclass(frozen=True)
+class DataConfig(BatchConfig):
+    """How raw text becomes token ids, batches and initial embeddings (saved with the model)."""
 
     tokenizer: str = "unicode"  # "kim" (clean_str), "kim-sst" (clean_str_sst) or "unicode"
     lowercase: bool = True  # Kim lowercases everything except TREC
     min_freq: int = 1  # Kim keeps every training word
+    max_tokens: int | None = MAX_TOKENS  # longer texts are cut (with a warning); None = no cap
+    bucket_by_length: bool = True  # batches of similar length, padding trimmed per batch (speed)
+    # pretrained variants: a vectors file (or gensim KeyedVectors; None = $TEXTCNN_VECTORS, else word2vec trained
+    # on the training texts); only a path is saved
+    vectors: Any = None
+    oov_init: str = "uniform"  # one of OOV_INITS
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         _check_choice("tokenizer", self.tokenizer, TOKENIZERS)
         _check_positive("min_freq", self.min_freq)
+        if self.max_tokens is not None and (isinstance(self.max_tokens, bool) or self.max_tokens < 1):
+            raise ConfigError(f"max_tokens must be at least 1 or None; got {self.max_tokens!r}")
+        _check_choice("oov_init", self.oov_init, OOV_INITS)
+
+
+@dataclass(frozen=True)
+class ImageDataConfig(BatchConfig):
+    """How images become mini-batches (saved with the model)."""
+
+    batch_size: int = 16
+    augment: bool = False  # random flips and crops of the training images (textcnn.data.images)
 
 
 @dataclass(frozen=True)
@@ -81,33 +132,27 @@ class TrainConfig:
     rho: float = 0.95  # Kim's released code, Adadelta decay
     eps: float = 1e-6  # Kim's released code, Adadelta epsilon
     momentum: float = 0.9  # SGD only (the usual image-CNN value, e.g. He et al. 2016 §3.4)
-    batch_size: int = 50  # Kim 2014 §3.1, mini-batch size
-    epochs: int = 25  # Kim's released code, n_epochs
+    epochs: int = runtime(25)  # Kim's released code, n_epochs; a resumed run may be given more
     patience: int | None = None  # stop after this many epochs without a better dev score; None = all epochs
     # learning-rate schedule, stepped once per epoch (torch.optim.lr_scheduler): "none"; "plateau" =
     # ReduceLROnPlateau on dev accuracy, like Keras's callback; "cosine" = CosineAnnealingLR over `epochs`
     lr_schedule: str = "none"
     lr_factor: float = 0.5  # plateau: lr *= factor (Géron, Hands-On ML ch. 11, performance scheduling)
     lr_patience: int = 5  # plateau: cut after this many epochs without a better dev score (same source)
-    dev_fraction: float = 0.1  # Kim 2014 §3.1: 10% of train held out when there is no dev set
+    selection: str = "accuracy"  # which epoch's weights are kept: one of SELECTIONS
     seed: int = 0
-    device: str = "auto"
+    device: str = runtime("auto")
     deterministic: bool = False  # torch.use_deterministic_algorithms + one thread
-    bucket_by_length: bool = True  # batches of similar length, padding trimmed per batch (speed)
     # opt-in speed options (benchmarks/speed.py measures each; README "Speed" gives their effect)
-    fused_conv: bool = False  # all filter widths in one convolution (same function, one kernel launch)
     bf16: bool = False  # bfloat16 autocast for the forward pass (changes numerics slightly)
     compile: bool = False  # torch.compile the model (compile time is paid on the first batches)
-    # Adadelta updates only the batch's embedding rows: the same arithmetic, much less of it (textcnn.training.optim);
-    # ignored by the other optimizers and under torchrun
-    sparse_embeddings: bool = True
+    progress: bool = runtime(False)  # a tqdm bar over the batches (rank 0 only)
     dry_run: bool = False  # one tiny epoch on a few batches, for smoke tests
     dry_run_batches: int = 3
 
     def __post_init__(self) -> None:
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("device", self.device, DEVICES)
-        _check_positive("batch_size", self.batch_size)
         _check_positive("epochs", self.epochs)
         if self.lr is not None:
             _check_positive("lr", self.lr)
@@ -119,8 +164,15 @@ class TrainConfig:
                               f"got {self.lr_factor!r}")
         if isinstance(self.lr_patience, bool) or not isinstance(self.lr_patience, int) or self.lr_patience < 1:
             raise ConfigError(f"lr_patience must be a whole number of epochs ≥ 1; got {self.lr_patience!r}")
-        if not 0.0 < self.dev_fraction < 1.0:
-            raise ConfigError(f"dev_fraction must be in (0, 1); got {self.dev_fraction!r}")
+        _check_choice("selection", self.selection, SELECTIONS)
+        if self.selection == "last" and self.patience is not None:
+            raise ConfigError("patience stops on the dev score, but selection 'last' keeps the last epoch; "
+                              "drop patience or use selection 'accuracy'")
+
+    @property
+    def needs_dev(self) -> bool:
+        """Whether training reads a dev score: to choose the kept epoch, to stop early, or to cut the lr."""
+        return self.selection != "last" or self.patience is not None or self.lr_schedule == "plateau"
 
     @property
     def learning_rate(self) -> float:
@@ -132,7 +184,7 @@ class TrainConfig:
 
 PRESETS: dict[str, TextCNNConfig] = {v: TextCNNConfig(variant=v) for v in VARIANTS}
 
-C = TypeVar("C", TextCNNConfig, DataConfig, TrainConfig)
+C = TypeVar("C")
 
 
 def config_from_dict(cls: type[C], values: dict[str, Any]) -> C:
@@ -148,15 +200,33 @@ def config_from_dict(cls: type[C], values: dict[str, Any]) -> C:
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
-    """The JSON-ready dict of a config dataclass (tuples become lists)."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
+    """The JSON-ready dict of a config dataclass: tuples become lists, paths strings, other objects None."""
+    return {f.name: _json_value(getattr(config, f.name)) for f in dataclasses.fields(config)}
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if value is None or isinstance(value, str | int | float | bool | list | dict):
+        return value
+    return None  # e.g. gensim KeyedVectors passed as `vectors`: not saved, only a path would be
+
+
+def runtime_fields(cls: type) -> set[str]:
+    """The fields of a config class that may change on resume (see `runtime`)."""
+    return {f.name for f in dataclasses.fields(cls) if f.metadata.get("runtime")}
 
 
 __all__ = [
     "LR_SCHEDULES",
     "PRESETS",
+    "SELECTIONS",
     "VARIANTS",
+    "BatchConfig",
     "DataConfig",
+    "ImageDataConfig",
     "TextCNNConfig",
     "TrainConfig",
     "config_from_dict",

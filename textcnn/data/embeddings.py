@@ -24,12 +24,13 @@ import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 import torch
 
 from ..base.atomic import atomic_write
+from ..base.config import OOV_INITS
 from ..base.errors import ConfigError, DataError, VectorsError
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GENSIM_DATA_PREFIX = "gensim-data:"
-OOV_INITS: tuple[str, ...] = ("uniform", "match")
+VECTORS_ENV = "TEXTCNN_VECTORS"  # vectors to use when none are passed (a path, as --vectors takes)
 OOV_RANGE = 0.25  # U[-0.25, 0.25] for unknown words, Kim's released code (process_data.py add_unknown_words)
 LOW_COVERAGE_PERCENT = 50.0  # below this the tokenizer and the vectors most likely disagree (e.g. casing)
 MAX_WORD_BYTES = 1 << 16  # no real word is this long; stops a non-word2vec .bin being read whole as one word
@@ -383,6 +384,30 @@ def train_word2vec(
         raise DataError(f"no word occurs at least min_count={min_count} times in {len(sentences)} sentences")
     model.train(sentences, total_examples=model.corpus_count, epochs=epochs)
     return model.wv
+
+
+def vectors_source(vectors: Any) -> Any:
+    """`vectors` as given, else $TEXTCNN_VECTORS, else None (word2vec will be trained)."""
+    return vectors if vectors is not None else os.environ.get(VECTORS_ENV) or None
+
+
+def resolve_vectors(
+    vectors: Any, words: Sequence[str], tokens: Sequence[Sequence[str]] | None, dim: int, *, seed: int,
+    deterministic: bool,
+) -> tuple[KeyedVectors, KeyedVectors | None]:
+    """(vectors for `words`, the word2vec vectors trained here or None) from `vectors`, $TEXTCNN_VECTORS or `tokens`.
+
+    Without a source, CBOW word2vec of size `dim` is trained on `tokens` (one worker when `deterministic`).
+    """
+    source = vectors_source(vectors)
+    if source is not None:
+        return load_vectors(source, words=words), None
+    if tokens is None:
+        raise ConfigError(f"no vectors to start from: pass vectors=PATH (--vectors) or set ${VECTORS_ENV}")
+    log.info("no --vectors and no $%s: training word2vec on the %d training texts", VECTORS_ENV, len(tokens))
+    workers = 1 if deterministic else min(4, os.cpu_count() or 1)
+    trained = train_word2vec(tokens, dim, seed=seed, workers=workers)
+    return trained, trained
 
 
 def save_vectors(vectors: KeyedVectors, path: str | os.PathLike) -> None:

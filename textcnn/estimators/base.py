@@ -1,24 +1,78 @@
-"""What the text and image estimators share: scikit-learn's bases, NotFittedError, classes, label encoding, predict."""
+"""What the text and image estimators share: scikit-learn's bases, NotFittedError, parameters declared by the config
+dataclasses, the fit skeleton, one save/load and one resume check.
+
+A task (text, image) names its config classes (`CONFIGS`, from `textcnn.storage.rundir.TASKS`): every field is a
+parameter of the estimator, except those training fixes (`LEARNED`). The subclass's `__init__` lists the same
+names with the same defaults (`tests/estimators/test_base.py` checks this), and `save`/`load`, `config.json` and the
+resume check all go through the configs. A subclass fills in the hooks marked "per task".
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import sklearn.exceptions
+import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from ..base.errors import DataError, TextCNNError
+from ..base.config import BatchConfig, TrainConfig
+from ..base.errors import CheckpointError, ConfigError, DataError, TextCNNError
+from ..storage.rundir import TASKS, SavedRun, check_resumable, describe_run, load_run, prepare_run_dir, save_run
+from ..training import distributed
+from ..training.loop import FitResult, fit_model, resolve_device
+from ..training.resume import RESUME_DIR, has_train_state
 
 
 class NotFittedError(TextCNNError, sklearn.exceptions.NotFittedError):
     """The estimator was used before `fit` or `load` (scikit-learn's checks and `except` clauses catch it too)."""
 
 
-class CNNClassifierBase(ClassifierMixin, BaseEstimator):
-    """scikit-learn classifier plumbing; subclasses define `fit` and `predict_proba`."""
+def store_params(estimator: Any, params: dict[str, Any]) -> None:
+    """`__init__`'s body: keep every argument unchanged, as scikit-learn's `get_params`/`clone` expect."""
+    for name, value in params.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
 
+
+class CNNClassifierBase(ClassifierMixin, BaseEstimator):
+    """scikit-learn classifier plumbing and the fit skeleton; subclasses add their task's data and model hooks."""
+
+    TASK: ClassVar[str]
+    LEARNED: ClassVar[frozenset[str]] = frozenset()  # config fields fit sets from the data, not parameters
+
+    # ---- parameters ↔ configs ----
+    @classmethod
+    def configs(cls) -> dict[str, type]:
+        """The config class of each section ("model", "data", "train") of this task."""
+        return TASKS[cls.TASK]
+
+    @classmethod
+    def config_fields(cls) -> list[dataclasses.Field]:
+        """Every parameter's config field, in section order."""
+        return [f for config in cls.configs().values() for f in dataclasses.fields(config) if f.name not in cls.LEARNED]
+
+    def config(self, section: str, **learned: Any) -> Any:
+        """The `section` config these parameters describe (validated there), with the `learned` fields fit adds."""
+        cls = self.configs()[section]
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(cls) if f.name not in self.LEARNED}
+        return cls(**values, **learned)
+
+    def train_config(self) -> TrainConfig:
+        """Optimisation settings: the fit loop reads these and nothing else."""
+        return self.config("train")
+
+    def _check_selection(self, data: BatchConfig, train: TrainConfig) -> None:
+        if data.dev_fraction == 0 and train.needs_dev:
+            raise ConfigError("dev_fraction 0 holds out no dev set, but the kept epoch, patience or the plateau "
+                              "schedule need one; set selection='last' (and no patience or plateau) or a "
+                              "dev_fraction such as 0.1")
+
+    # ---- classes ----
     def _set_classes(self, y: Sequence[Any], label_names: Sequence[Any] | None) -> None:
         """`classes_` in the given order, else the sorted distinct labels; at least two are needed."""
         self.classes_ = np.asarray(label_names if label_names is not None else np.unique(np.asarray(y)))
@@ -36,13 +90,131 @@ class CNNClassifierBase(ClassifierMixin, BaseEstimator):
             raise DataError(f"labels {unknown[:5]} are not among the classes {list(index)}")
         return [index[str(v)] for v in y]
 
-    def predict(self, X: Any) -> np.ndarray:
-        """The most probable class of each input."""
-        probs = self.predict_proba(X)
-        return self.classes_[probs.argmax(axis=1)]
+    # ---- the fit skeleton ----
+    def fit(
+        self, X: Any, y: Sequence[Any], *, dev: tuple[Any, Sequence[Any]] | None = None,
+        label_names: Sequence[Any] | None = None, checkpoint_dir: str | os.PathLike | None = None,
+        resume: bool = False,
+    ) -> CNNClassifierBase:
+        """Train on inputs `X` with labels `y`; `dev` for early stopping (else `dev_fraction` of train is held out).
+
+        `label_names` fixes the class order (e.g. a dataset's); by default it is the sorted labels.
+        `checkpoint_dir`: a run directory (made if missing); config and labels (and the vocabulary) are written there
+        before training and the per-epoch resume state into its `resume/` folder. With `resume`, training continues
+        after the last finished epoch saved there (same data needed; other settings are refused, naming the first).
+        """
+        data_cfg, train_cfg = self.config("data"), self.config("train")
+        self._check_selection(data_cfg, train_cfg)
+        inputs = self._check_inputs(X)
+        self._set_classes(y, label_names)
+        train = self._dataset(inputs, self._encode_labels(y, len(inputs)))
+        if dev is not None:
+            dev_inputs = self._check_inputs(dev[0])
+            dev_set = self._dataset(dev_inputs, self._encode_labels(dev[1], len(dev_inputs)))
+        elif data_cfg.dev_fraction > 0:
+            train, dev_set = self._split_off_dev(train, data_cfg.dev_fraction, train_cfg.seed)
+        else:
+            dev_set = None
+        run_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
+        prepared = self._build(train, run_dir, resume)
+        return self._fit_module(self._batches(prepared, shuffle=True), self._dev_batches(dev_set), run_dir, resume)
+
+    def _fit_module(self, train: Any, dev: Any, run_dir: Path | None, resume: bool) -> CNNClassifierBase:
+        """Train `module_` with the fit loop, keeping its resume state in `run_dir`/resume."""
+        resume_dir = None if run_dir is None else self._prepare_checkpoint(run_dir, resume)
+        self.fit_result_: FitResult = fit_model(self.module_, train, self.train_config(), dev=dev,
+                                                resume_dir=resume_dir, resume=resume)
+        self.device_ = next(self.module_.parameters()).device
+        return self
+
+    def _prepare_checkpoint(self, run_dir: Path, resume: bool) -> Path:
+        """The resume folder of `run_dir`: described for a fresh run, checked against this run when resuming."""
+        if resume:
+            if not has_train_state(run_dir / RESUME_DIR):
+                raise CheckpointError(f"{run_dir} holds no resume state ({RESUME_DIR}/state.json); nothing to resume")
+            check_resumable(run_dir, self._description(), list(self.classes_))
+        elif distributed.is_primary():
+            run_dir.mkdir(parents=True, exist_ok=True)
+            self._save_files(run_dir)  # first, so that a resumed run rebuilds this very model
+        return run_dir / RESUME_DIR
+
+    # ---- persistence ----
+    def save(self, path: str | os.PathLike, force: bool = False) -> Path:
+        """Write a run directory: safetensors weights, config.json (every parameter), labels (and vocabulary)."""
+        self._check_fitted()
+        run_dir = prepare_run_dir(path, force)
+        self._save_files(run_dir)
+        return run_dir
+
+    def _save_files(self, run_dir: Path) -> None:
+        save_run(run_dir, self.module_, self._description(), list(self.classes_), getattr(self, "vocab_", None))
+
+    def _description(self) -> dict[str, Any]:
+        """config.json's contents: every section config, and what training fixed."""
+        model, fitted = self._model_description()
+        return describe_run(self.TASK, {"model": model, "data": self.config("data"), "train": self.train_config()},
+                            fitted)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str | None = None, **overrides: Any) -> CNNClassifierBase:
+        """Rebuild a classifier from a run directory written by `save` (nothing is unpickled).
+
+        Its parameters are those it was saved with; `device` and other `overrides` (e.g. `max_tokens`) replace them.
+        """
+        saved = load_run(path, task=cls.TASK)
+        params = {f.name: getattr(getattr(saved, f"{section}_config"), f.name)
+                  for section, config in cls.configs().items() for f in dataclasses.fields(config)
+                  if f.name not in cls.LEARNED}
+        unknown = sorted(set(overrides) - set(params))
+        if unknown:
+            raise ConfigError(f"unknown parameters {unknown}; valid: {', '.join(params)}")
+        clf = cls(**{**params, **overrides, **({} if device is None else {"device": device})})
+        clf.classes_ = np.asarray(saved.label_names)
+        clf.device_ = resolve_device(clf.device)
+        clf.module_ = clf._restore(saved, str(path)).to(clf.device_).eval()
+        return clf
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "module_"):
             name = type(self).__name__
             raise NotFittedError(f"this {name} is not fitted yet; call fit(...) or {name}.load(dir)")
 
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable class of each input."""
+        probs = self.predict_proba(X)
+        return self.classes_[probs.argmax(axis=1)]
+
+    # ---- per task ----
+    def _check_inputs(self, X: Any) -> Any:
+        """`X` validated and in the form the task's dataset holds."""
+        raise NotImplementedError
+
+    def _dataset(self, inputs: Any, labels: list[int]) -> Any:
+        """A dataset of `inputs` and class indices, named by `classes_`."""
+        raise NotImplementedError
+
+    def _split_off_dev(self, train: Any, fraction: float, seed: int) -> tuple[Any, Any]:
+        raise NotImplementedError
+
+    def _build(self, train: Any, run_dir: Path | None, resume: bool) -> Any:
+        """Set `module_` (and what the task needs to feed it) for `train`, rebuilt from `run_dir` when resuming.
+
+        Returns `train` in the form `_batches` takes (e.g. tokenised once).
+        """
+        raise NotImplementedError
+
+    def _batches(self, prepared: Any, shuffle: bool) -> Any:
+        """Mini-batches of the prepared training data for the fit loop."""
+        raise NotImplementedError
+
+    def _dev_batches(self, dev: Any) -> tuple[Any, torch.Tensor] | None:
+        """(batches without labels, labels) of the dev set, or None."""
+        raise NotImplementedError
+
+    def _model_description(self) -> tuple[Any, dict[str, Any]]:
+        """(the "model" section's config, what training fixed beyond it)."""
+        raise NotImplementedError
+
+    def _restore(self, saved: SavedRun, source: str) -> torch.nn.Module:
+        """The saved module with its weights, and what the task needs to feed it (`vocab_`, `config_`, ...)."""
+        raise NotImplementedError

@@ -10,8 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,23 +18,16 @@ import numpy as np
 import torch
 
 from ..analysis.explain import explain_text
+from ..base.config import MAX_TOKENS
 from ..base.errors import ConfigError, DataError
 from ..data.batches import TokenBatches
 from ..data.tokenizer import Tokenizer, Vocabulary
 from ..models.text import TextCNN
 from ..models.weights import load_weights_into
 from ..storage.rundir import SavedRun, load_run
-from ..training.loop import predict_logits, resolve_device
+from ..training.loop import one_thread_if_small, predict_logits, resolve_device
 
 PREDICT_BATCH_SIZE = 256
-# Longer texts are cut to their first MAX_TOKENS tokens: Kim's sentences average about 20 tokens, and the cap
-# bounds the memory one hostile input (a 1 MB line) can take. None = no cap.
-MAX_TOKENS = 1000
-# One thread for small CPU predictions (speed trick, issue #6): a sentence is ~1 ms of work that intra-op threads
-# cannot shorten, but while another process holds a core every parallel op waits for a descheduled worker; on
-# 2 shared cores one sentence took a median 6-68 ms on 2 threads and 1.0-1.4 ms on one (benchmarks/startup.py).
-# Inputs with more tokens than this keep torch's thread count. Off switch: 0.
-ONE_THREAD_MAX_TOKENS = 1000
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # textcnn/
 
 
@@ -55,14 +47,14 @@ class TextPredictor:
         cls, path: str | os.PathLike, device: str = "auto", max_tokens: int | None = MAX_TOKENS
     ) -> TextPredictor:
         """Rebuild the model of a run directory written by `TextCNNClassifier.save` (nothing is unpickled)."""
-        return cls.from_saved(load_run(path), path, device, max_tokens)
+        return cls.from_saved(load_run(path, task="text"), path, device, max_tokens)
 
     @classmethod
     def from_saved(
         cls, saved: SavedRun, path: str | os.PathLike, device: str = "auto", max_tokens: int | None = MAX_TOKENS
     ) -> TextPredictor:
         """The model of a run directory `load_run(path)` has read (the weights are checked against its config)."""
-        module = TextCNN(saved.model_config, len(saved.vocab), len(saved.label_names))
+        module = TextCNN(saved.module_config, len(saved.vocab), len(saved.label_names))
         load_weights_into(module, saved.state_dict, str(path))
         resolved = resolve_device(device)
         tokenizer = Tokenizer(saved.data_config.tokenizer, saved.data_config.lowercase)
@@ -88,7 +80,7 @@ class TextPredictor:
                         f"(e.g. {empty[0]!r}); predicted from zero features")
         ids = [self.vocab.encode(t) for t in tokens]
         batches = TokenBatches(ids, None, PREDICT_BATCH_SIZE, shuffle=False, bucket_by_length=True)
-        with _one_thread_if_small(sum(map(len, ids)), self.device):
+        with one_thread_if_small(sum(map(len, ids)), self.device):
             logits = predict_logits(self.module, batches, self.device)  # (N, K)
         return torch.softmax(logits, dim=1).numpy().astype(np.float64)
 
@@ -166,20 +158,6 @@ def warn_caller(message: str) -> None:
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, UserWarning, stacklevel=level)
-
-
-@contextmanager
-def _one_thread_if_small(n_tokens: int, device: torch.device) -> Iterator[None]:
-    """Run torch on one intra-op thread while predicting at most ONE_THREAD_MAX_TOKENS tokens on the CPU."""
-    threads = torch.get_num_threads()
-    if device.type != "cpu" or threads == 1 or n_tokens > ONE_THREAD_MAX_TOKENS:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _has_lone_surrogates(text: str) -> bool:

@@ -12,6 +12,8 @@ import random
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -224,6 +226,27 @@ def predict_logits(module: nn.Module, batches: Batches, device: torch.device) ->
     return logits[torch.argsort(index)]
 
 
+# One thread for small CPU predictions (speed trick, issue #6): a sentence is ~1 ms of work that intra-op threads
+# cannot shorten, but while another process holds a core every parallel op waits for a descheduled worker; on
+# 2 shared cores one sentence took a median 6-68 ms on 2 threads and 1.0-1.4 ms on one (benchmarks/startup.py).
+# Inputs with more tokens than this keep torch's thread count. Off switch: 0.
+ONE_THREAD_MAX_TOKENS = 1000
+
+
+@contextmanager
+def one_thread_if_small(n_tokens: int, device: torch.device) -> Iterator[None]:
+    """Run torch on one intra-op thread while predicting at most ONE_THREAD_MAX_TOKENS tokens on the CPU."""
+    threads = torch.get_num_threads()
+    if device.type != "cpu" or threads == 1 or n_tokens > ONE_THREAD_MAX_TOKENS:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def accuracy(module: nn.Module, batches: Batches, labels: Tensor, device: torch.device) -> float:
     """Share of examples whose arg-max logit equals the label."""
     return (predict_logits(module, batches, device).argmax(dim=1) == labels).float().mean().item()
@@ -234,11 +257,13 @@ def fit_model(
     train: Batches,
     config: TrainConfig,
     dev: tuple[Batches, Tensor] | None = None,
-    progress: bool = False,
     resume_dir: str | Path | None = None,
     resume: bool = False,
 ) -> FitResult:
-    """Train `module` in place; with a dev set, keep the weights of the best dev epoch (Kim's protocol).
+    """Train `module` in place and keep the weights `config.selection` chooses.
+
+    selection "accuracy": the epoch with the best dev accuracy (Kim's protocol; without a dev set, the last epoch);
+    "last": the last epoch (a dev set, if given, is only scored). FitResult.best_epoch is the kept epoch.
 
     The learning rate follows `config.lr_schedule`, stepped once after each epoch's dev score.
     resume_dir: after every epoch the state (last and best weights, optimizer, LR schedule, RNG, early stopping) is
@@ -276,7 +301,7 @@ def fit_model(
     epochs = 1 if config.dry_run else config.epochs
     n_steps = min(len(train), config.dry_run_batches) if config.dry_run else len(train)
     with _StopOnSignal(resume_dir is not None) as stop, tqdm(
-        total=epochs * n_steps, initial=state.epoch * n_steps, disable=not progress or rank != 0, unit="batch",
+        total=epochs * n_steps, initial=state.epoch * n_steps, disable=not config.progress or rank != 0, unit="batch",
         leave=False,
     ) as bar:
         for epoch in range(state.epoch + 1, epochs + 1):
@@ -297,11 +322,13 @@ def fit_model(
             record = EpochRecord(epoch, loss, train_acc, dev_acc, time.perf_counter() - start, lr)
             state.history.append(vars(record))
             _log(rank, _format_record(record, epochs))
-            if dev_acc is not None and (state.best_dev_acc is None or dev_acc > state.best_dev_acc):
-                state.best_epoch, state.best_dev_acc, state.stale = epoch, dev_acc, 0
+            improved = dev_acc is not None and (state.best_dev_acc is None or dev_acc > state.best_dev_acc)
+            state.stale = 0 if improved else state.stale + 1
+            if config.selection == "last":  # the kept epoch is always the latest one
+                state.best_epoch, state.best_dev_acc = epoch, dev_acc
+            elif improved:
+                state.best_epoch, state.best_dev_acc = epoch, dev_acc
                 best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
-            else:
-                state.stale += 1
             state.epoch = epoch
             _step_scheduler(scheduler, optimizer, dev_acc)
             if resume_dir is not None and rank == 0:
