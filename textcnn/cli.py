@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from .base.config import DEVICES, LR_SCHEDULES, OPTIMIZERS, TOKENIZERS, VARIANTS
+from .base.config import DEVICES, LR_SCHEDULES, OOV_INITS, OPTIMIZERS, SELECTIONS, TOKENIZERS, VARIANTS
 from .base.errors import TextCNNError
 
 DEFAULT_MODEL = "runs/latest"
@@ -61,6 +61,34 @@ def _friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+_ALIASES = "textcnn.aliases"
+
+
+def _alias(flag: str, field: str, value: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A hidden old spelling: giving `flag` sets the option of `field` to `value` (see `_with_aliases`)."""
+
+    def remember(ctx: click.Context, param: click.Parameter, given: bool) -> None:
+        if given:
+            ctx.meta.setdefault(_ALIASES, {})[field] = value
+
+    return click.option(flag, is_flag=True, hidden=True, expose_value=False, callback=remember)
+
+
+def _with_aliases(opts: dict[str, Any]) -> dict[str, Any]:
+    """The parsed options with the hidden old spellings applied."""
+    return {**opts, **click.get_current_context().meta.get(_ALIASES, {})}
+
+
+def _max_norm(ctx: click.Context, param: click.Parameter, value: str) -> float | None:
+    if value.strip().lower() in ("off", "none"):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a positive number or off; got {value!r}") from None
+    return number or None  # 0: the old spelling of off
+
+
 def _int_list(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
     try:
         return tuple(int(x) for x in value.split(",") if x.strip())
@@ -86,6 +114,24 @@ class _ProcessGroup(click.Group):
             if self.fast_exit and os.environ.get("TEXTCNN_FAST_EXIT", "1") != "0":
                 _exit_without_teardown(done.code)
             raise
+
+
+# the options that are JobConfig's / ImageJobConfig's fields (textcnn.jobs); the rest are the estimator's parameters
+JOB_OPTIONS = ("dataset", "train_file", "dev_file", "test_file", "text_column", "label_column", "phrases", "on_disk",
+               "out", "force", "cv", "n_seeds", "resume")
+IMAGE_JOB_OPTIONS = ("dataset", "train_dir", "test_dir", "idx_dir", "out", "force", "resume")
+
+
+def _selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--selection and --dev-fraction (the fields of the same names), shared by both trainers."""
+    for option in reversed((
+        click.option("--selection", type=click.Choice(SELECTIONS), default="accuracy", show_default=True,
+                     help="The weights kept: the best dev epoch's (accuracy), or the last epoch's (last)."),
+        click.option("--dev-fraction", default=0.1, show_default=True, type=click.FloatRange(0, 1, max_open=True),
+                     help="Share of train held out as dev when there is no dev set; 0 = none (with --selection last)."),
+    )):
+        command = option(command)
+    return command
 
 
 def _lr_schedule_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -164,25 +210,32 @@ Examples:
 @click.option("--n-filters", default=100, show_default=True, help="Feature maps per width.")
 @click.option("--embedding-dim", default=300, show_default=True, help="For rand (and trained word2vec).")
 @click.option("--dropout", default=0.5, show_default=True)
-@click.option("--max-norm", default=3.0, show_default=True, help="l2 limit on classifier rows; 0 = off.")
-@click.option("--oov-init", type=click.Choice(["uniform", "match"]), default="uniform", show_default=True)
+@click.option("--max-norm", default="3.0", show_default=True, callback=_max_norm,
+              help="l2 limit on classifier rows, or off.")
+@click.option("--oov-init", type=click.Choice(OOV_INITS), default="uniform", show_default=True)
 @click.option("--tokenizer", type=click.Choice(TOKENIZERS), help="Default: kim for named datasets, else unicode.")
 @click.option("--min-freq", default=1, show_default=True)
+@click.option("--max-tokens", default=1000, show_default=True, type=click.IntRange(min=1),
+              help="Longer texts are cut to their first N tokens, with a warning.")
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="adadelta", show_default=True)
 @click.option("--lr", type=float, help="Default 1.0 (Adadelta) or 1e-3 (Adam).")
 @click.option("--epochs", default=25, show_default=True)
 @click.option("--batch-size", default=50, show_default=True)
+@_selection_options
 @click.option("--patience", type=int, help="Stop after this many epochs without a better dev score.")
 @_lr_schedule_options
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--deterministic", is_flag=True, help="Deterministic kernels, one thread.")
-@click.option("--no-bucketing", is_flag=True, help="Shuffle without grouping sentences by length.")
+@click.option("--bucket-by-length/--no-bucket-by-length", default=True, show_default=True,
+              help="Batches of sentences of similar length (off: shuffle without grouping).")
+@_alias("--no-bucketing", "bucket_by_length", False)
 @click.option("--fused-conv", is_flag=True, help="Speed: all filter widths in one convolution (same results).")
 @click.option("--bf16", is_flag=True, help="Speed: bfloat16 autocast (slightly different numbers).")
 @click.option("--compile", is_flag=True, help="Speed: torch.compile the model (pays compile time up front).")
-@click.option("--dense-embeddings", is_flag=True,
-              help="Update every embedding row each step (slower; by default Adadelta updates only the batch's rows).")
+@click.option("--sparse-embeddings/--no-sparse-embeddings", default=True, show_default=True,
+              help="Adadelta updates only the batch's embedding rows (off: every row each step, slower).")
+@_alias("--dense-embeddings", "sparse_embeddings", False)
 @click.option("--phrases", is_flag=True, help="SST: train on all labelled phrases of the training trees (Kim).")
 @click.option("--cv", type=click.IntRange(min=2), help="k-fold cross-validation (10 when there is no test split).")
 @click.option("--n-seeds", default=1, show_default=True, type=click.IntRange(min=1),
@@ -190,7 +243,7 @@ Examples:
 @click.option("--out", type=click.Path(), help="Run directory (default runs/<dataset>-<variant>-<time>).")
 @click.option("--force", is_flag=True, help="Overwrite an existing run directory.")
 @click.option("--dry-run", is_flag=True, help="One tiny epoch on a few batches (smoke test).")
-@click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
+@click.option("--resume", type=click.Path(file_okay=False),
               help="Continue an interrupted run at its last finished epoch; every other option comes from the run.")
 @_friendly_errors
 def train(**opts: Any) -> None:
@@ -198,20 +251,11 @@ def train(**opts: Any) -> None:
 
     Under `torchrun --nproc_per_node N` it trains with DistributedDataParallel; --batch-size is the global batch.
     """
-    from .jobs.text import DataSource, make_classifier, resume_run, train_run
+    from .jobs.text import JobConfig, run_job
 
-    if opts["resume_dir"]:
-        _report(resume_run(opts["resume_dir"], progress=sys.stderr.isatty()))
-        return
-    opts.pop("resume_dir")
-    source = DataSource(opts.pop("dataset"), opts.pop("train_file"), opts.pop("dev_file"), opts.pop("test_file"),
-                        opts.pop("text_column"), opts.pop("label_column"), opts.pop("phrases"), opts.pop("on_disk"))
-    out, force, cv, n_seeds = opts.pop("out"), opts.pop("force"), opts.pop("cv"), opts.pop("n_seeds")
-    opts["max_norm"] = opts["max_norm"] or None
-    opts["bucket_by_length"] = not opts.pop("no_bucketing")
-    opts["sparse_embeddings"] = not opts.pop("dense_embeddings")
-    clf = make_classifier(source, progress=sys.stderr.isatty(), **opts)
-    _report(train_run(clf, source, out, force, n_seeds=n_seeds, cv=cv))
+    opts = _with_aliases(opts)
+    job = JobConfig(**{f: opts.pop(f) for f in JOB_OPTIONS})
+    _report(run_job(job, opts, progress=sys.stderr.isatty()))
 
 
 def _report(summary: Any) -> None:
@@ -366,6 +410,7 @@ Examples:
 @click.option("--momentum", default=0.9, show_default=True, help="SGD momentum.")
 @click.option("--epochs", default=60, show_default=True)
 @click.option("--batch-size", default=16, show_default=True)
+@_selection_options
 @click.option("--patience", type=int, help="Stop after this many epochs without a better dev score.")
 @_lr_schedule_options
 @click.option("--augment", is_flag=True, help="Random flips and crops (padding 4) of the training images.")
@@ -375,20 +420,15 @@ Examples:
 @click.option("--out", type=click.Path(), help="Run directory (default runs/image/<dataset>-<model>-<time>).")
 @click.option("--force", is_flag=True, help="Overwrite an existing run directory.")
 @click.option("--dry-run", is_flag=True, help="One tiny epoch on a few batches (smoke test).")
-@click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
+@click.option("--resume", type=click.Path(file_okay=False),
               help="Continue an interrupted run at its last finished epoch; every other option comes from the run.")
 @_friendly_errors
-def train_image(dataset: str | None, train_dir: str | None, test_dir: str | None, idx_dir: str | None, out: str | None,
-                force: bool, resume_dir: str | None, **params: Any) -> None:
+def train_image(**opts: Any) -> None:
     """Train an image CNN and save it as a run directory; prints dev and test accuracy."""
-    from .estimators.image import ImageCNNClassifier
-    from .jobs.image import ImageSource, resume_image_run, train_image_run
+    from .jobs.image import ImageJobConfig, run_image_job
 
-    if resume_dir:
-        run_dir, metrics = resume_image_run(resume_dir, progress=sys.stderr.isatty())
-    else:
-        clf = ImageCNNClassifier(progress=sys.stderr.isatty(), **params)
-        run_dir, metrics = train_image_run(clf, ImageSource(dataset, train_dir, test_dir, idx_dir), out, force)
+    job = ImageJobConfig(**{f: opts.pop(f) for f in IMAGE_JOB_OPTIONS})
+    run_dir, metrics = run_image_job(job, opts, progress=sys.stderr.isatty())
     click.echo(f"saved {run_dir}")
     click.echo(json.dumps({k: metrics[k] for k in ("best_dev_acc", "test_acc") if k in metrics}))
 

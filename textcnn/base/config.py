@@ -201,10 +201,11 @@ def config_from_dict(cls: type[C], values: dict[str, Any]) -> C:
 
 def config_to_dict(config: Any) -> dict[str, Any]:
     """The JSON-ready dict of a config dataclass: tuples become lists, paths strings, other objects None."""
-    return {f.name: _json_value(getattr(config, f.name)) for f in dataclasses.fields(config)}
+    return {f.name: to_json(getattr(config, f.name)) for f in dataclasses.fields(config)}
 
 
-def _json_value(value: Any) -> Any:
+def to_json(value: Any) -> Any:
+    """A parameter value as JSON: tuples become lists, paths strings, objects that cannot be saved None."""
     if isinstance(value, tuple):
         return list(value)
     if isinstance(value, os.PathLike):

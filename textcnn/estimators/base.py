@@ -20,7 +20,7 @@ import sklearn.exceptions
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from ..base.config import BatchConfig, TrainConfig
+from ..base.config import BatchConfig, TrainConfig, to_json
 from ..base.errors import CheckpointError, ConfigError, DataError, TextCNNError
 from ..storage.rundir import TASKS, SavedRun, check_resumable, describe_run, load_run, prepare_run_dir, save_run
 from ..training import distributed
@@ -61,6 +61,10 @@ class CNNClassifierBase(ClassifierMixin, BaseEstimator):
         cls = self.configs()[section]
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(cls) if f.name not in self.LEARNED}
         return cls(**values, **learned)
+
+    def job_params(self) -> dict[str, Any]:
+        """Every parameter as JSON, for a job description (`progress` is left out: the caller's choice)."""
+        return {f.name: to_json(getattr(self, f.name)) for f in self.config_fields() if f.name != "progress"}
 
     def train_config(self) -> TrainConfig:
         """Optimisation settings: the fit loop reads these and nothing else."""

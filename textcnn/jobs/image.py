@@ -52,6 +52,27 @@ class ImageSource:
         return load_idx_folder(self.idx_dir) if self.idx_dir is not None else load_image_dataset(self.name)
 
 
+@dataclass(frozen=True)
+class ImageJobConfig(ImageSource):
+    """A `textcnn train-image` job beside the estimator's parameters: the images and the output."""
+
+    out: str | None = None  # the run directory (default runs/image/<dataset>-<model>-<time>)
+    force: bool = False  # overwrite an existing run directory
+    resume: str | None = None  # continue this run directory; every other setting then comes from its job.json
+
+    @property
+    def source(self) -> ImageSource:
+        """The image-source part of the job."""
+        return ImageSource(self.dataset, self.train_dir, self.test_dir, self.idx_dir)
+
+
+def run_image_job(job: ImageJobConfig, params: dict[str, Any], progress: bool = False) -> tuple[Path, dict[str, Any]]:
+    """Train (or, with `job.resume`, continue) the image job with these estimator parameters."""
+    if job.resume:
+        return resume_image_run(job.resume, progress=progress)
+    return train_image_run(ImageCNNClassifier(progress=progress, **params), job.source, job.out, job.force)
+
+
 def train_image_run(clf: ImageCNNClassifier, source: ImageSource, out: str | os.PathLike | None = None,
                     force: bool = False, *, resume: bool = False) -> tuple[Path, dict[str, Any]]:
     """Fit `clf` on the source's train split, score its test split once, save the run directory and its metrics.
@@ -67,8 +88,7 @@ def train_image_run(clf: ImageCNNClassifier, source: ImageSource, out: str | os.
     created = not run_dir.exists()
     if not resume:
         prepare_run_dir(run_dir, force)  # fail before training, not after
-        params = {k: v for k, v in clf.get_params().items() if k != "progress"}
-        write_json(run_dir / JOB, {"source": asdict(source), "params": params})
+        write_json(run_dir / JOB, {"source": asdict(source), "params": clf.job_params()})
     train = splits["train"]
     names = np.asarray(train.label_names)
     start = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -74,6 +75,22 @@ class DataSource:
         return (spec.tokenizer, spec.lowercase) if spec else ("unicode", True)
 
 
+@dataclass(frozen=True)
+class JobConfig(DataSource):
+    """A `textcnn train` job beside the estimator's parameters: the data source, the protocol and the output."""
+
+    out: str | None = None  # the run directory (default runs/<dataset>-<variant>-<time>)
+    force: bool = False  # overwrite an existing run directory
+    cv: int | None = None  # k-fold cross-validation (Kim's 10 for a dataset without a test split)
+    n_seeds: int = 1  # seeds seed, seed+1, ...: mean ± std over them
+    resume: str | None = None  # continue this run directory; every other setting then comes from its job.json
+
+    @property
+    def source(self) -> DataSource:
+        """The data-source part of the job."""
+        return DataSource(**{f.name: getattr(self, f.name) for f in dataclasses.fields(DataSource)})
+
+
 @dataclass
 class RunSummary:
     """What a finished training job reports."""
@@ -89,6 +106,14 @@ def make_classifier(source: DataSource, tokenizer: str | None = None, **params: 
     if tokenizer is None:
         return TextCNNClassifier(tokenizer=default, lowercase=lowercase, **params)
     return TextCNNClassifier(tokenizer=tokenizer, **params)
+
+
+def run_job(job: JobConfig, params: dict[str, Any], progress: bool = False) -> RunSummary:
+    """Train (or, with `job.resume`, continue) the job with these estimator parameters; what `textcnn train` runs."""
+    if job.resume:
+        return resume_run(job.resume, progress=progress)
+    clf = make_classifier(job.source, progress=progress, **params)
+    return train_run(clf, job.source, job.out, job.force, n_seeds=job.n_seeds, cv=job.cv)
 
 
 def default_run_dir(source: DataSource, variant: str) -> Path:
@@ -127,7 +152,7 @@ def train_run(
     created, primary = not run_dir.exists(), distributed.is_primary()
     if primary and not resume:
         prepare_run_dir(run_dir, force)  # fail before training, not after
-        write_json(run_dir / JOB, {"source": asdict(source), "n_seeds": n_seeds, "cv": cv, "params": _job_params(clf)})
+        write_json(run_dir / JOB, {"source": asdict(source), "n_seeds": n_seeds, "cv": cv, "params": clf.job_params()})
     try:
         if len(units) == 1 and cv is None:
             metrics, best_dir = _train_unit(clf, splits, run_dir, source.name, resume), run_dir
@@ -161,15 +186,6 @@ def _check_on_disk(source: DataSource, n_seeds: int, cv: int | None) -> None:
         raise DataError("--on-disk needs --train-file (named datasets are small enough to load into memory)")
     if n_seeds > 1 or cv is not None:
         raise DataError("--on-disk trains one model on a fixed split; drop --n-seeds and --cv")
-
-
-def _job_params(clf: TextCNNClassifier) -> dict[str, Any]:
-    """The estimator's parameters as JSON (vectors only as a path; progress is the caller's choice)."""
-    params = clf.get_params()
-    params.pop("progress")
-    params["vectors"] = params["vectors"] if isinstance(params["vectors"], str | os.PathLike | None) else None
-    return {k: os.fspath(v) if isinstance(v, os.PathLike) else list(v) if isinstance(v, tuple) else v
-            for k, v in params.items()}
 
 
 def _train_unit(
