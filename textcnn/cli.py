@@ -134,6 +134,23 @@ def _selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+def _run_dir_options(default_out: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--out, --force, --dry-run and --resume, shared by both trainers."""
+
+    def add(command: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed((
+            click.option("--out", type=click.Path(), help=f"Run directory (default {default_out})."),
+            click.option("--force", is_flag=True, help="Overwrite an existing run directory."),
+            click.option("--dry-run", is_flag=True, help="One tiny epoch on a few batches (smoke test)."),
+            click.option("--resume", type=click.Path(file_okay=False), help="Continue an interrupted run at its "
+                         "last finished epoch; every other option comes from the run."),
+        )):
+            command = option(command)
+        return command
+
+    return add
+
+
 def _lr_schedule_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--lr-schedule, --lr-factor, --lr-patience (TrainConfig's fields of the same names), shared by both trainers."""
     for option in reversed((
@@ -240,11 +257,7 @@ Examples:
 @click.option("--cv", type=click.IntRange(min=2), help="k-fold cross-validation (10 when there is no test split).")
 @click.option("--n-seeds", default=1, show_default=True, type=click.IntRange(min=1),
               help="Train seeds --seed, --seed+1, ... and report mean ± std.")
-@click.option("--out", type=click.Path(), help="Run directory (default runs/<dataset>-<variant>-<time>).")
-@click.option("--force", is_flag=True, help="Overwrite an existing run directory.")
-@click.option("--dry-run", is_flag=True, help="One tiny epoch on a few batches (smoke test).")
-@click.option("--resume", type=click.Path(file_okay=False),
-              help="Continue an interrupted run at its last finished epoch; every other option comes from the run.")
+@_run_dir_options("runs/<dataset>-<variant>-<time>")
 @_friendly_errors
 def train(**opts: Any) -> None:
     """Train a Kim CNN and save it as a run directory; prints dev and test accuracy.
@@ -417,11 +430,7 @@ Examples:
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--deterministic", is_flag=True, help="Deterministic kernels, one thread.")
-@click.option("--out", type=click.Path(), help="Run directory (default runs/image/<dataset>-<model>-<time>).")
-@click.option("--force", is_flag=True, help="Overwrite an existing run directory.")
-@click.option("--dry-run", is_flag=True, help="One tiny epoch on a few batches (smoke test).")
-@click.option("--resume", type=click.Path(file_okay=False),
-              help="Continue an interrupted run at its last finished epoch; every other option comes from the run.")
+@_run_dir_options("runs/image/<dataset>-<model>-<time>")
 @_friendly_errors
 def train_image(**opts: Any) -> None:
     """Train an image CNN and save it as a run directory; prints dev and test accuracy."""
