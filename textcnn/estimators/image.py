@@ -24,7 +24,6 @@ from .base import CNNClassifierBase, store_params
 from .predictor import prediction_records
 
 PREDICT_BATCH_SIZE = 512
-JOB, CURVE = "job.json", "training_curve.png"  # the same names as text runs (textcnn.jobs.text)
 
 
 class ImageCNNClassifier(CNNClassifierBase):

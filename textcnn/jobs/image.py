@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..analysis.plots import plot_history
-from ..base.atomic import read_json, write_json
-from ..base.errors import CheckpointError, DataError, TrainingInterrupted
+from ..base.atomic import read_json
+from ..base.errors import CheckpointError, DataError
 from ..data.images import ImageDataset, load_idx_folder, load_image_dataset, load_png_folder
-from ..estimators.image import CURVE, JOB, ImageCNNClassifier
-from ..storage.rundir import METRICS, point_latest, prepare_run_dir
+from ..estimators.image import ImageCNNClassifier
+from ..storage.rundir import METRICS, point_latest
 from ..training import distributed
-from ..training.resume import RESUME_DIR, has_train_state
+from .units import CURVE, JOB, UnitState, job_directory, run_unit
 
 IMAGE_RUNS_ROOT = Path("runs") / "image"  # runs/image/latest points at the newest image run
 
@@ -78,43 +78,44 @@ def train_image_run(clf: ImageCNNClassifier, source: ImageSource, out: str | os.
     """Fit `clf` on the source's train split, score its test split once, save the run directory and its metrics.
 
     The job (source and estimator parameters) goes to `job.json` first and the state after every epoch to
-    `resume/` (removed once training ends), so `resume_image_run(run_dir)` continues an interrupted run.
+    `resume/` (removed once training ends), so `resume_image_run(run_dir)` continues an interrupted run; its
+    train_seconds then count the earlier processes' epochs too (`textcnn.jobs.units`).
     """
     distributed.start()  # under torchrun: the one place an image job starts the process group
     splits = source.load()
     run_dir = Path(out) if out else IMAGE_RUNS_ROOT / f"{source.name}-{clf.model}-{datetime.now():%Y%m%d-%H%M%S}"
     if resume and (run_dir / METRICS).is_file():
         raise CheckpointError(f"{run_dir} is a finished run; there is nothing to resume")
-    created = not run_dir.exists()
-    if not resume:
-        prepare_run_dir(run_dir, force)  # fail before training, not after
-        write_json(run_dir / JOB, {"source": asdict(source), "params": clf.job_params()})
+    primary = distributed.is_primary()
+    job = {"source": asdict(source), "params": clf.job_params()}
+    with job_directory(run_dir, job, resume=resume, force=force, primary=primary, command="textcnn train-image"):
+        metrics = run_unit(run_dir / METRICS, run_dir, partial(_fit_images, clf, splits, source.name, primary),
+                           resume=resume, skip_held=False, primary=primary)
+    if primary and run_dir.parent.resolve() == IMAGE_RUNS_ROOT.resolve():
+        point_latest(run_dir, IMAGE_RUNS_ROOT)
+    return run_dir, metrics
+
+
+def _fit_images(
+    clf: ImageCNNClassifier, splits: dict[str, ImageDataset], name: str, primary: bool, state: UnitState,
+) -> dict[str, Any]:
+    """Fit and score the image model in its run directory; on the primary, save the model and training curve there."""
     train = splits["train"]
     names = np.asarray(train.label_names)
     start = time.perf_counter()
-    try:
-        clf.fit(train.images, names[train.labels], label_names=train.label_names, checkpoint_dir=run_dir,
-                resume=resume)
-    except TrainingInterrupted as err:
-        raise TrainingInterrupted(f"{err}; continue with: textcnn train-image --resume {run_dir}") from err
-    except Exception:
-        if created and not has_train_state(run_dir / RESUME_DIR):
-            shutil.rmtree(run_dir, ignore_errors=True)  # nothing trained or resumable: leave nothing behind
-        raise
+    clf.fit(train.images, names[train.labels], label_names=train.label_names, checkpoint_dir=state.folder,
+            resume=state.resume)
     history = [vars(r) for r in clf.fit_result_.history]
-    metrics: dict[str, Any] = {"dataset": source.name, "model": clf.model, "train_seconds": time.perf_counter() - start,
+    metrics: dict[str, Any] = {"dataset": name, "model": clf.model, "train_seconds": time.perf_counter() - start,
                                "best_epoch": clf.fit_result_.best_epoch,
                                "best_dev_acc": clf.fit_result_.best_dev_acc, "history": history}
     if "test" in splits:
         test = splits["test"]
         metrics["test_acc"] = float(clf.score(test.images, np.asarray(test.label_names)[test.labels]))
-    clf.save(run_dir, force=True)
-    write_json(run_dir / METRICS, metrics)
-    plot_history(history, run_dir / CURVE, title=f"{source.name} {clf.model}")
-    shutil.rmtree(run_dir / RESUME_DIR, ignore_errors=True)
-    if run_dir.parent.resolve() == IMAGE_RUNS_ROOT.resolve():
-        point_latest(run_dir, IMAGE_RUNS_ROOT)
-    return run_dir, metrics
+    if primary:
+        clf.save(state.folder, force=True)
+        plot_history(history, state.folder / CURVE, title=f"{name} {clf.model}")
+    return metrics
 
 
 def resume_image_run(run_dir: str | os.PathLike, progress: bool = False) -> tuple[Path, dict[str, Any]]:

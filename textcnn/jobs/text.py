@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -20,19 +19,19 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from ..analysis.metrics import mean_std
 from ..analysis.plots import plot_confusion, plot_history
 from ..base.atomic import read_json, write_json
-from ..base.errors import CheckpointError, DataError, TrainingInterrupted
+from ..base.errors import CheckpointError, DataError
 from ..data.files import TextDataset, load_files
 from ..data.registry import DATASETS, load_demo, load_named_dataset
 from ..data.splits import Unit, plan_units, resolve_cv, unit_splits
 from ..estimators.text import TextCNNClassifier
-from ..storage.rundir import METRICS, point_latest, prepare_run_dir
+from ..storage.rundir import METRICS, point_latest
 from ..training import distributed
-from .units import UnitState, run_unit, run_units
+from .units import CURVE, JOB, UnitState, job_directory, run_unit, run_units
 
 log = logging.getLogger(__name__)
 
 RUNS_ROOT = Path("runs")
-SUMMARY, CURVE, JOB = "summary.json", "training_curve.png", "job.json"
+SUMMARY = "summary.json"
 
 
 @dataclass(frozen=True)
@@ -149,20 +148,13 @@ def train_run(
         log.info("cross-validating over the %s training split only", source.name)
     units = plan_units(range(clf.seed, clf.seed + n_seeds), cv)
     run_dir = Path(out) if out else default_run_dir(source, clf.variant)
-    created, primary = not run_dir.exists(), distributed.is_primary()
-    if primary and not resume:
-        prepare_run_dir(run_dir, force)  # fail before training, not after
-        write_json(run_dir / JOB, {"source": asdict(source), "n_seeds": n_seeds, "cv": cv, "params": clf.job_params()})
-    try:
+    primary = distributed.is_primary()
+    job = {"source": asdict(source), "n_seeds": n_seeds, "cv": cv, "params": clf.job_params()}
+    with job_directory(run_dir, job, resume=resume, force=force, primary=primary, command="textcnn train"):
         if len(units) == 1 and cv is None:
             metrics, best_dir = _train_unit(clf, splits, run_dir, source.name, resume), run_dir
         else:
             metrics, best_dir = _train_units(clf, splits, units, cv, run_dir, source.name, resume)
-    except TrainingInterrupted as err:
-        raise TrainingInterrupted(f"{err}; continue with: textcnn train --resume {run_dir}") from err
-    finally:
-        if primary and created and run_dir.is_dir() and {p.name for p in run_dir.iterdir()} <= {JOB}:
-            shutil.rmtree(run_dir)  # nothing finished or resumable: leave nothing behind
     if primary and run_dir.parent.resolve() == RUNS_ROOT.resolve():
         point_latest(best_dir, RUNS_ROOT)
     return RunSummary(run_dir, metrics, primary)

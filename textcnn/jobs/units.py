@@ -20,19 +20,22 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..base.atomic import read_json, write_json
-from ..base.errors import CheckpointError
+from ..base.errors import CheckpointError, TrainingInterrupted
+from ..storage.rundir import prepare_run_dir
 from ..training.resume import RESUME_DIR, STATE, has_train_state
 
 log = logging.getLogger(__name__)
 
 CLAIM = "claimed_by.json"
+JOB, CURVE = "job.json", "training_curve.png"  # a job's description and each unit's training-curve PNG
 U = TypeVar("U")
 Result = dict[str, Any]
 
@@ -116,6 +119,29 @@ def run_unit(
         write_json(result, metrics)
         _finish(folder, result)
     return metrics
+
+
+@contextmanager
+def job_directory(
+    run_dir: Path, job: dict[str, Any], *, resume: bool, force: bool, primary: bool, command: str,
+) -> Iterator[None]:
+    """The run directory of a train job, for both tasks.
+
+    A fresh job prepares it (an existing non-empty one needs `force`) and writes `job` to job.json before
+    training; an interruption's message says how to continue (`command --resume run_dir`); a job that finished
+    nothing and left nothing to resume leaves no directory behind. Only the primary rank writes.
+    """
+    created = not run_dir.exists()
+    if primary and not resume:
+        prepare_run_dir(run_dir, force)  # fail before training, not after
+        write_json(run_dir / JOB, job)
+    try:
+        yield
+    except TrainingInterrupted as err:
+        raise TrainingInterrupted(f"{err}; continue with: {command} --resume {run_dir}") from err
+    finally:
+        if primary and created and run_dir.is_dir() and {p.name for p in run_dir.iterdir()} <= {JOB}:
+            shutil.rmtree(run_dir)
 
 
 def run_units(
