@@ -21,7 +21,8 @@ from tests.conftest import NEGATIVE, POSITIVE
 from textcnn import TextCNNClassifier
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-HEAVY = {"gensim", "sklearn", "scipy", "pandas", "matplotlib", "datasets"}  # ~1 s or more each to import
+# ~1 s or more each to import; and jieba, which only a model with the jieba tokenizer needs
+HEAVY = {"gensim", "sklearn", "scipy", "pandas", "matplotlib", "datasets", "jieba"}
 TEXTS = ["a wonderful film", "a dull mess"]
 FAST_EXIT_ON_AND_OFF = pytest.mark.parametrize("env", [{}, {"TEXTCNN_FAST_EXIT": "0"}], ids=["fast-exit", "off"])
 

@@ -230,7 +230,8 @@ Examples:
 @click.option("--max-norm", default="3.0", show_default=True, callback=_max_norm,
               help="l2 limit on classifier rows, or off.")
 @click.option("--oov-init", type=click.Choice(OOV_INITS), default="uniform", show_default=True)
-@click.option("--tokenizer", type=click.Choice(TOKENIZERS), help="Default: kim for named datasets, else unicode.")
+@click.option("--tokenizer", type=click.Choice(TOKENIZERS),
+              help="Default: the dataset's own (kim for Kim's), else unicode.")
 @click.option("--min-freq", default=1, show_default=True)
 @click.option("--max-tokens", default=1000, show_default=True, type=click.IntRange(min=1),
               help="Longer texts are cut to their first N tokens, with a warning.")

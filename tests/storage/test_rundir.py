@@ -8,11 +8,19 @@ from safetensors.torch import load_file, save_file
 
 from textcnn.base.atomic import atomic_write, write_json
 from textcnn.base.config import DataConfig, TextCNNConfig, TrainConfig
-from textcnn.base.errors import CheckpointError
+from textcnn.base.errors import CheckpointError, ConfigError
 from textcnn.data.tokenizer import Vocabulary
 from textcnn.models.text import TextCNN
 from textcnn.models.weights import load_weights_into
-from textcnn.storage.rundir import describe_run, load_run, point_latest, prepare_run_dir, save_run
+from textcnn.storage.rundir import (
+    check_resumable,
+    describe_run,
+    load_run,
+    point_latest,
+    prepare_run_dir,
+    read_description,
+    save_run,
+)
 
 
 @pytest.fixture
@@ -176,6 +184,7 @@ def test_a_format_1_text_run_loads_with_its_settings_where_they_now_live(run_dir
     assert saved.module_config == model.config
     clf = TextCNNClassifier.load(path)
     assert clf.get_params()["bucket_by_length"] is False and clf.get_params()["tokenizer"] == "kim"
+    assert saved.data_config.tokenizer_version == 1 and clf.tokenizer_.version == 1  # format 1 predates versions
     assert clf.predict_proba(["a b", "c"]).shape == (2, 2)
 
 
@@ -197,3 +206,34 @@ def test_a_run_of_the_other_task_is_refused_with_the_command_to_use(run_dir):
 
     with pytest.raises(CheckpointError, match=r"holds a text model \(image expected\); use `textcnn predict`"):
         ImageCNNClassifier.load(run_dir[0])
+
+
+# ---- the tokenizer version: a text run saved without it tokenises as version 1 (before CJK support) ----
+
+def _without_tokenizer_version(path) -> None:
+    config = json.loads((path / "config.json").read_text())
+    del config["data"]["tokenizer_version"]
+    (path / "config.json").write_text(json.dumps(config))
+
+
+def test_a_run_saved_with_the_tokenizer_version_keeps_it(run_dir):
+    path, _ = run_dir
+    assert json.loads((path / "config.json").read_text())["data"]["tokenizer_version"] == 2
+    assert load_run(path).data_config.tokenizer_version == 2
+
+
+def test_a_format_2_run_without_a_tokenizer_version_loads_as_version_1(run_dir):
+    path, _ = run_dir
+    _without_tokenizer_version(path)
+    assert read_description(path)["data"]["tokenizer_version"] == 1
+    assert load_run(path).data_config == DataConfig(tokenizer="kim", tokenizer_version=1)
+
+
+def test_resuming_a_run_without_a_tokenizer_version_compares_it_as_version_1(run_dir):
+    path, model = run_dir
+    _without_tokenizer_version(path)
+    configs = {"model": model.config, "data": DataConfig(tokenizer="kim"), "train": TrainConfig(epochs=3)}
+    with pytest.raises(ConfigError, match="tokenizer_version=1, not 2"):
+        check_resumable(path, describe_run("text", configs), ["neg", "pos"])
+    old = {**configs, "data": DataConfig(tokenizer="kim", tokenizer_version=1)}
+    check_resumable(path, describe_run("text", old), ["neg", "pos"])  # the settings it was started with

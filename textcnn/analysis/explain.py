@@ -7,6 +7,7 @@ exact decomposition: the contributions of all spans plus the bias equal the logi
 
 Spans are half-open token ranges [start, end) of the tokenized text, so `tokens[start:end]` is the n-gram.
 A window that overlaps the full padding (`core.window_mask`) is cut to its real tokens: padding never appears.
+An n-gram is shown as `join_tokens` writes it: `very good` in English, `非常好看` (not `非 常 好 看`) in Chinese.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ..base.atomic import atomic_write
 from ..base.errors import ConfigError, DataError
 from ..base.tokens import PAD_ID, UNK_ID
 from ..data.batches import TokenBatches, pad_batch
+from ..data.scripts import join_tokens
 from ..data.tokenizer import Vocabulary
 from ..models.text import TextCNN
 
@@ -97,7 +99,7 @@ def explain_text(
     row = explain_batch(module, ids.to(device), lengths.to(device), targets)[0]
     k = row["target"]
     for span in row["spans"]:
-        span["ngram"] = " ".join(tokens[span["start"] : span["end"]])
+        span["ngram"] = join_tokens(tokens[span["start"] : span["end"]])
     return {
         "text": text, "tokens": tokens, "label": classes[k],
         "probability": float(torch.softmax(torch.tensor(row["logits"]), dim=0)[k]),
@@ -210,13 +212,17 @@ def explain_filters(
 
 
 def _top_ngrams(values: Tensor, windows: Tensor, width: int, tokens: list[list[str]], k: int) -> list[dict]:
-    """The `k` distinct n-grams with the highest activation of one filter; values, windows: (S,)."""
+    """The `k` distinct n-grams with the highest activation of one filter; values, windows: (S,).
+
+    `sentence` is the scanned sentence's tokens separated by single spaces (tokens hold no spaces), so that
+    `sentence.split(" ")[start:end]` are the n-gram's tokens; `ngram` is those tokens as `join_tokens` shows them.
+    """
     found: dict[str, dict] = {}
     for s in torch.argsort(values, descending=True).tolist():
         if len(found) == k or values[s] <= 0:  # ReLU 0: the filter did not fire on this sentence
             break
         start, end = window_span(int(windows[s]), width, len(tokens[s]))
-        ngram = " ".join(tokens[s][start:end])
+        ngram = join_tokens(tokens[s][start:end])
         found.setdefault(ngram, {"ngram": ngram, "activation": float(values[s]), "sentence": " ".join(tokens[s]),
                                  "start": start, "end": end})
     return list(found.values())
@@ -264,14 +270,26 @@ def filter_report_html(report: Mapping[str, Any], title: str = "What did the fil
             parts.append(f"<h3>filter {e(_filter_name(f))} <small>{e(_filter_numbers(f, report['rank_by']))}"
                          "</small></h3><table><tr><th>activation</th><th>n-gram</th><th>in context</th></tr>")
             for g in f["ngrams"]:
-                words = g["sentence"].split(" ")
-                context = " ".join([e(" ".join(words[: g["start"]])), f"<mark>{e(g['ngram'])}</mark>",
-                                    e(" ".join(words[g["end"]:]))]).strip()
+                context = _marked_context(g["sentence"].split(" "), g["start"], g["end"])
                 parts.append(f"<tr><td class='num'>{g['activation']:.3f}</td><td><b>{e(g['ngram'])}</b></td>"
                              f"<td>{context}</td></tr>")
             parts.append("</table>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
+
+
+def _marked_context(tokens: Sequence[str], start: int, end: int) -> str:
+    """The sentence as escaped HTML, tokens [start, end) in <mark>, spaced as `join_tokens` spaces them."""
+    pieces = [(tokens[:start], "{}"), (tokens[start:end], "<mark>{}</mark>"), (tokens[end:], "{}")]
+    out, last = "", None
+    for part, template in pieces:
+        if not part:
+            continue
+        if last is not None and join_tokens([last, part[0]]) != last + part[0]:  # join_tokens put a space here
+            out += " "
+        out += template.format(html.escape(join_tokens(part)))
+        last = part[-1]
+    return out
 
 
 def write_filter_report(report: Mapping[str, Any], path: str | Path) -> Path:

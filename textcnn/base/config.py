@@ -11,7 +11,13 @@ from .errors import ConfigError
 
 Variant = Literal["rand", "static", "non-static", "multichannel"]
 VARIANTS: tuple[str, ...] = ("rand", "static", "non-static", "multichannel")
-TOKENIZERS: tuple[str, ...] = ("kim", "kim-sst", "unicode")
+# textcnn.data.tokenizer: Kim's clean_str and clean_str_sst, Unicode words (CJK by character), Chinese words by jieba,
+# characters
+TOKENIZERS: tuple[str, ...] = ("kim", "kim-sst", "unicode", "jieba", "char")
+# how the tokenizers behave, saved with each model: 2 (issue #17) splits CJK into characters and Thai, Lao, Khmer,
+# Myanmar into grapheme clusters, and adds jieba and char; 1 = before, kept so that older models tokenise as trained
+TOKENIZER_VERSION = 2
+TOKENIZER_VERSIONS: tuple[int, ...] = (1, 2)
 OPTIMIZERS: tuple[str, ...] = ("adadelta", "adam", "sgd")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 LR_SCHEDULES: tuple[str, ...] = ("none", "plateau", "cosine")
@@ -96,7 +102,8 @@ class BatchConfig:
 class DataConfig(BatchConfig):
     """How raw text becomes token ids, batches and initial embeddings (saved with the model)."""
 
-    tokenizer: str = "unicode"  # "kim" (clean_str), "kim-sst" (clean_str_sst) or "unicode"
+    tokenizer: str = "unicode"  # one of TOKENIZERS (textcnn.data.tokenizer says what each does)
+    tokenizer_version: int = TOKENIZER_VERSION  # one of TOKENIZER_VERSIONS; a model saved without it is 1
     lowercase: bool = True  # Kim lowercases everything except TREC
     min_freq: int = 1  # Kim keeps every training word
     max_tokens: int | None = MAX_TOKENS  # longer texts are cut (with a warning); None = no cap
@@ -109,6 +116,9 @@ class DataConfig(BatchConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_choice("tokenizer", self.tokenizer, TOKENIZERS)
+        if isinstance(self.tokenizer_version, bool) or self.tokenizer_version not in TOKENIZER_VERSIONS:
+            raise ConfigError(f"tokenizer_version must be one of {', '.join(map(str, TOKENIZER_VERSIONS))} "
+                              f"(current: {TOKENIZER_VERSION}); got {self.tokenizer_version!r}")
         _check_positive("min_freq", self.min_freq)
         if self.max_tokens is not None and (isinstance(self.max_tokens, bool) or self.max_tokens < 1):
             raise ConfigError(f"max_tokens must be at least 1 or None; got {self.max_tokens!r}")

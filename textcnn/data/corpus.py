@@ -51,7 +51,7 @@ from .files import (
     train_label_names,
     tsv_rows,
 )
-from .tokenizer import PAD, UNK, Tokenizer, Vocabulary
+from .tokenizer import PAD, UNK, Tokenizer, Vocabulary, cjk_sample, kim_on_cjk_warning
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,9 @@ def encode_corpus(
     with _progress_bars(progress):
         rows = _read_rows(train_file, text_column, label_column, _cache_root(cache_dir))
         labels, names = _train_labels(rows, str(train_file))
+        warning = kim_on_cjk_warning(tokenizer, rows.select(cjk_sample(len(rows)))["text"])
+        if warning:
+            warnings.warn(warning, stacklevel=3)  # at the caller of fit_corpus
         held = None if dev_file is not None else _dev_rows(labels, dev_fraction, seed)
         tokens = _tokenize(rows, tokenizer, max_tokens, num_proc)
         vocab = _vocabulary(_count_tokens(tokens, None if held is None else ~held), min_freq)
@@ -260,7 +263,8 @@ def _tokenize(rows: Any, tokenizer: Tokenizer, max_tokens: int | None, num_proc:
         _tokenize_batch, batched=True, batch_size=ROWS_PER_CHUNK, writer_batch_size=ROWS_PER_CHUNK,
         input_columns=["text"], remove_columns=rows.column_names, features=features, num_proc=num_proc,
         fn_kwargs={"tokenizer": tokenizer, "max_tokens": max_tokens}, desc="tokenising",
-        new_fingerprint=_hash(rows._fingerprint, "tokens", tokenizer.name, tokenizer.lowercase, max_tokens),
+        new_fingerprint=_hash(rows._fingerprint, "tokens", tokenizer.name, tokenizer.lowercase, tokenizer.version,
+                              max_tokens),
     )
     if max_tokens is not None:
         too_long = pc.sum(pc.greater(tokens.data.column("n_tokens"), max_tokens)).as_py() or 0

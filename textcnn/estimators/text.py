@@ -11,20 +11,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..base.config import MAX_TOKENS, DataConfig, TextCNNConfig
+from ..base.config import MAX_TOKENS, TOKENIZER_VERSION, DataConfig, TextCNNConfig
 from ..base.errors import CheckpointError, ConfigError, DataError
 from ..data.batches import TokenBatches
 from ..data.embeddings import VECTORS_ENV, build_embedding_matrix, resolve_vectors, save_vectors, vectors_source
 from ..data.files import TextDataset
 from ..data.splits import split_off_dev
-from ..data.tokenizer import Tokenizer, Vocabulary
+from ..data.tokenizer import Tokenizer, Vocabulary, kim_on_cjk_warning
 from ..models.text import TextCNN
 from ..storage.rundir import SavedRun, load_run
 from ..training import distributed
 from ..training.loop import predict_logits, resolve_device
 from ..training.resume import RESUME_DIR, has_train_state
 from .base import CNNClassifierBase, store_params
-from .predictor import PREDICT_BATCH_SIZE, TextPredictor, check_texts, tokenize_texts
+from .predictor import PREDICT_BATCH_SIZE, TextPredictor, check_texts, tokenize_texts, warn_caller
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +33,11 @@ class TextCNNClassifier(CNNClassifierBase):
     """Kim (2014) CNN sentence classifier with the scikit-learn API: fit, predict, predict_proba, score.
 
     Every parameter is a field of TextCNNConfig ("model"), DataConfig ("data") or TrainConfig ("train"), with the
-    same name and default (see their comments). `vectors` (pretrained variants) is a path to
-    word2vec/GloVe/fastText/.kv vectors, a gensim `KeyedVectors`, or None: then `$TEXTCNN_VECTORS`, else word2vec
-    trained on the training texts.
+    same name and default (see their comments). `tokenizer` is one of kim, kim-sst, unicode (one token per Chinese
+    or Japanese character), jieba (Chinese words; `pip install "textcnn[zh]"`) or char (textcnn.data.tokenizer);
+    `tokenizer_version` is how it behaves, kept at 2 for new models (a model saved before it existed loads as 1).
+    `vectors` (pretrained variants) is a path to word2vec/GloVe/fastText/.kv vectors, a gensim `KeyedVectors`, or
+    None: then `$TEXTCNN_VECTORS`, else word2vec trained on the training texts.
     """
 
     TASK = "text"
@@ -47,8 +49,9 @@ class TextCNNClassifier(CNNClassifierBase):
         dropout: float = 0.5, max_norm: float | None = 3.0, embedding_dim: int = 300, fused_conv: bool = False,
         sparse_embeddings: bool = True,
         # data (DataConfig)
-        batch_size: int = 50, dev_fraction: float = 0.1, tokenizer: str = "unicode", lowercase: bool = True,
-        min_freq: int = 1, max_tokens: int | None = MAX_TOKENS, bucket_by_length: bool = True, vectors: Any = None,
+        batch_size: int = 50, dev_fraction: float = 0.1, tokenizer: str = "unicode",
+        tokenizer_version: int = TOKENIZER_VERSION, lowercase: bool = True, min_freq: int = 1,
+        max_tokens: int | None = MAX_TOKENS, bucket_by_length: bool = True, vectors: Any = None,
         oov_init: str = "uniform",
         # train (TrainConfig)
         optimizer: str = "adadelta", lr: float | None = None, rho: float = 0.95, eps: float = 1e-6,
@@ -79,7 +82,10 @@ class TextCNNClassifier(CNNClassifierBase):
 
     def _build(self, train: TextDataset, run_dir: Path | None, resume: bool) -> tuple[list[list[str]], list[int]]:
         data_cfg = self.data_config()
-        self.tokenizer_ = Tokenizer(data_cfg.tokenizer, data_cfg.lowercase)
+        self.tokenizer_ = Tokenizer(data_cfg.tokenizer, data_cfg.lowercase, data_cfg.tokenizer_version)
+        warning = kim_on_cjk_warning(self.tokenizer_, train.texts)
+        if warning:
+            warn_caller(warning)
         tokens = self._tokenize(train.texts)
         if resume:
             self._rebuild_from(run_dir)
@@ -130,7 +136,7 @@ class TextCNNClassifier(CNNClassifierBase):
                 f"variant {self.variant!r} needs pretrained vectors when training from disk (word2vec is not "
                 f"trained on this path); pass vectors=PATH (--vectors), set ${VECTORS_ENV}, or use variant 'rand'"
             )
-        self.tokenizer_ = Tokenizer(data_cfg.tokenizer, data_cfg.lowercase)
+        self.tokenizer_ = Tokenizer(data_cfg.tokenizer, data_cfg.lowercase, data_cfg.tokenizer_version)
         corpus = encode_corpus(
             train_file, dev_file, tokenizer=self.tokenizer_, min_freq=data_cfg.min_freq, max_tokens=self.max_tokens,
             dev_fraction=data_cfg.dev_fraction, seed=train_cfg.seed, text_column=text_column,

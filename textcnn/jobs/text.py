@@ -165,7 +165,9 @@ def resume_run(run_dir: str | os.PathLike, progress: bool = False) -> RunSummary
     run_dir = Path(run_dir)
     job = read_json(run_dir / JOB)
     try:
-        source, params = DataSource(**job["source"]), dict(job["params"], progress=progress)
+        # a job.json without tokenizer_version was written before version 2 existed: its run tokenises as version 1
+        params = {"tokenizer_version": 1, **job["params"], "progress": progress}
+        source = DataSource(**job["source"])
         clf = TextCNNClassifier(**params)
     except (KeyError, TypeError) as err:
         raise CheckpointError(f"{run_dir / JOB} is not a textcnn job description: {err}") from err

@@ -4,7 +4,8 @@ A run directory holds `model.safetensors` (the kept weights), `config.json`, `la
 order), `vocab.json` (text only) and `metrics.json`. `config.json` is `format_version`, `textcnn_version`, `task`
 ("text" or "image"), one section per config dataclass of that task (`model`, `data`, `train`: the estimator's
 parameters, field for field) and `fitted` (what training fixed that no parameter gives, e.g. the embedding size of
-pretrained vectors). Format 1 (before the sections held every parameter) still loads. Nothing is ever unpickled.
+pretrained vectors). Format 1 (before the sections held every parameter) still loads. A text run whose "data"
+section has no `tokenizer_version` loads as version 1, the tokenizers it was trained with. Nothing is ever unpickled.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ TASKS: dict[str, dict[str, type]] = {
     "text": {"model": TextCNNConfig, "data": DataConfig, "train": TrainConfig},
     "image": {"model": ImageCNNConfig, "data": ImageDataConfig, "train": TrainConfig},
 }
+# a text run saved without "tokenizer_version" (format 1, and format 2 before issue #17) tokenised as version 1
+TOKENIZER_VERSION_BEFORE_FIELD = 1
 # format 1 kept these in "train"; format 2 keeps them where their reader is
 _V1_MOVED = {"fused_conv": "model", "sparse_embeddings": "model", "batch_size": "data", "dev_fraction": "data",
              "bucket_by_length": "data"}
@@ -143,7 +146,11 @@ def load_run(run_dir: str | os.PathLike, task: str | None = None, weights: bool 
 
 
 def read_description(run_dir: Path) -> dict[str, Any]:
-    """config.json as a format-2 dict (a format-1 file is converted in memory), its version checked."""
+    """config.json as a format-2 dict (a format-1 file is converted in memory), its version checked.
+
+    A text run saved without `tokenizer_version` gets version 1, so that load, predict and resume all tokenise
+    as it was trained.
+    """
     config = read_json(run_dir / CONFIG)
     version = config.get("format_version") if isinstance(config, dict) else None
     if version == 1:
@@ -153,6 +160,9 @@ def read_description(run_dir: Path) -> dict[str, Any]:
                               f"{FORMAT_VERSION}")
     if config.get("task") not in TASKS:
         raise CheckpointError(f"{run_dir / CONFIG} names task {config.get('task')!r}; expected text or image")
+    data = config.get("data")
+    if config["task"] == "text" and isinstance(data, dict) and "tokenizer_version" not in data:
+        config = {**config, "data": {**data, "tokenizer_version": TOKENIZER_VERSION_BEFORE_FIELD}}
     return config
 
 
