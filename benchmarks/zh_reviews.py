@@ -79,8 +79,8 @@ def baselines_text() -> list[str]:
         return ["| TF-IDF + LR, fastText | see benchmarks/results/baselines.md (pending) | | | |"]
     result = json.loads(path.read_text())
     rows = [f"| TF-IDF char n-grams + LR (C on dev) | {100 * result['test_acc_mean']:.1f} | | 1 | |"]
-    if "fasttext_test_acc_mean" in result:
-        fasttext = 100 * result["fasttext_test_acc_mean"]
+    if "fasttext" in result:
+        fasttext = 100 * result["fasttext"]["test_acc_mean"]
         rows.append(f"| fastText, characters (settings on dev) | {fasttext:.1f} | | 1 | |")
     return rows
 

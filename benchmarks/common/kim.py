@@ -1,7 +1,8 @@
 """Kim (2014)'s protocol as the benchmarks share it: the datasets, variants, Table 2, the units of a dataset.
 
-`benchmarks.reproduce_kim` trains the CNN cells, `benchmarks.baselines` the TF-IDF + LR baseline on the same
-units, and `benchmarks.epoch_cap` a few units for longer; the reproduction's table shows the baseline beside it.
+`benchmarks.reproduce_kim` trains the CNN cells, `benchmarks.baselines` the TF-IDF + LR and fastText baselines on
+the same units, and `benchmarks.epoch_cap` a few units for longer; the reproduction's table shows the baselines
+beside it.
 """
 
 from __future__ import annotations
@@ -36,12 +37,31 @@ def units_for(dataset: str, seeds: int) -> tuple[dict[str, TextDataset], int | N
     return splits, cv, plan_units([0] if cv else range(seeds), cv)
 
 
-def baseline_text(dataset: str) -> str:
-    """The TF-IDF + LR baseline's test accuracy % as table text; "pending" before benchmarks.baselines ran."""
+def baseline_result(dataset: str, model: str = "tfidf") -> dict | None:
+    """One baseline's finished result in benchmarks/results/baselines/<dataset>.json, or None before it ran.
+
+    `model` is "tfidf" (TF-IDF + LR: the file's top-level fields) or "fasttext" (its "fasttext" field).
+    """
     path = RESULTS / "baselines" / f"{dataset}.json"
-    if not path.exists():
+    result = json.loads(path.read_text()) if path.exists() else {}
+    record = result if model == "tfidf" else result.get(model, {})
+    return record if "test_acc_mean" in record else None
+
+
+def baseline_text(dataset: str, model: str = "tfidf") -> str:
+    """A baseline's test accuracy % as table text; "pending" before benchmarks.baselines ran it."""
+    result = baseline_result(dataset, model)
+    if result is None:
         return "pending"
-    result = json.loads(path.read_text())
     if result["units"] == 1:  # one deterministic fit on a fixed test split: there is no spread to show
         return f"{100 * result['test_acc_mean']:.1f}"
     return f"{100 * result['test_acc_mean']:.1f} ± {100 * result['test_acc_std']:.1f}"
+
+
+def parse_list(value: str, allowed: tuple[str, ...]) -> list[str]:
+    """A comma-separated command-line list checked against `allowed`; "all" is every item."""
+    items = list(allowed) if value == "all" else value.split(",")
+    unknown = sorted(set(items) - set(allowed))
+    if unknown:
+        raise SystemExit(f"unknown {unknown}; choose from {', '.join(allowed)} or all")
+    return items

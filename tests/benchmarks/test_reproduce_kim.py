@@ -57,3 +57,13 @@ def test_baseline_shows_a_spread_only_over_several_units(tmp_path):
 def test_baseline_over_folds_shows_mean_and_std(tmp_path):
     write_baseline(tmp_path, [0.76, 0.78, 0.80])
     assert baseline_text("trec") == "78.0 ± 2.0"
+
+
+def test_the_fasttext_column_is_pending_until_its_own_result_is_written(tmp_path):
+    write_baseline(tmp_path, [0.894])
+    assert baseline_text("trec", "fasttext") == "pending"  # the TF-IDF result alone does not fill it
+    path = tmp_path / "baselines" / "trec.json"
+    result = json.loads(path.read_text())
+    result["fasttext"] = {"test_acc_mean": 0.78, "test_acc_std": 0.02, "units": 3, "test_accs": [0.76, 0.78, 0.80]}
+    path.write_text(json.dumps(result))
+    assert (baseline_text("trec", "tfidf"), baseline_text("trec", "fasttext")) == ("89.4", "78.0 ± 2.0")
