@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.common.kim import KIM_DATASETS, KIM_TABLE2, VARIANTS, baseline_text, units_for
+from benchmarks.common.kim import KIM_DATASETS, KIM_TABLE2, VARIANTS, baseline_text, parse_list, units_for
 from benchmarks.common.machine import describe_machine
 from benchmarks.common.paths import RESULTS, ROOT, STATES
 from textcnn.analysis.metrics import mean_std
@@ -129,14 +129,6 @@ def update_readme(text: str, readme: Path = ROOT / "README.md") -> None:
     block = f"<!-- kim-table2:start -->\n{rows}\n<!-- kim-table2:end -->"
     pattern = re.compile(r"<!-- kim-table2:start -->.*?<!-- kim-table2:end -->", re.S)
     readme.write_text(pattern.sub(lambda _: block, readme.read_text()))
-
-
-def parse_list(value: str, allowed: tuple[str, ...]) -> list[str]:
-    items = list(allowed) if value == "all" else value.split(",")
-    unknown = sorted(set(items) - set(allowed))
-    if unknown:
-        raise SystemExit(f"unknown {unknown}; choose from {', '.join(allowed)} or all")
-    return items
 
 
 def main() -> None:
