@@ -13,7 +13,17 @@ from typing import Any
 
 import click
 
-from .base.config import DEVICES, LR_SCHEDULES, OOV_INITS, OPTIMIZERS, SELECTIONS, TOKENIZERS, VARIANTS
+from .base.config import (
+    CLASS_WEIGHTS,
+    DEVICES,
+    LR_SCHEDULES,
+    OOV_INITS,
+    OPTIMIZERS,
+    SELECTIONS,
+    THRESHOLD_TUNE,
+    TOKENIZERS,
+    VARIANTS,
+)
 from .base.errors import TextCNNError
 
 DEFAULT_MODEL = "runs/latest"
@@ -89,6 +99,18 @@ def _max_norm(ctx: click.Context, param: click.Parameter, value: str) -> float |
     return number or None  # 0: the old spelling of off
 
 
+def _threshold(ctx: click.Context, param: click.Parameter, value: str) -> float | str:
+    if value == THRESHOLD_TUNE:
+        return value
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0.0 < number < 1.0:
+        raise click.BadParameter(f"give a probability in (0, 1) or {THRESHOLD_TUNE!r}; got {value!r}")
+    return number
+
+
 def _int_list(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
     try:
         return tuple(int(x) for x in value.split(",") if x.strip())
@@ -117,16 +139,19 @@ class _ProcessGroup(click.Group):
 
 
 # the options that are JobConfig's / ImageJobConfig's fields (textcnn.jobs); the rest are the estimator's parameters
-JOB_OPTIONS = ("dataset", "train_file", "dev_file", "test_file", "text_column", "label_column", "phrases", "on_disk",
-               "out", "force", "cv", "n_seeds", "resume")
+JOB_OPTIONS = ("dataset", "train_file", "dev_file", "test_file", "text_column", "label_column", "label_sep", "phrases",
+               "on_disk", "out", "force", "cv", "n_seeds", "resume")
 IMAGE_JOB_OPTIONS = ("dataset", "train_dir", "test_dir", "idx_dir", "out", "force", "resume")
 
 
 def _selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--selection and --dev-fraction (the fields of the same names), shared by both trainers."""
     for option in reversed((
-        click.option("--selection", type=click.Choice(SELECTIONS), default="accuracy", show_default=True,
-                     help="The weights kept: the best dev epoch's (accuracy), or the last epoch's (last)."),
+        click.option("--selection", type=click.Choice(SELECTIONS), default="auto", show_default=True,
+                     help="The weights kept: the best dev epoch's by accuracy, macro-f1 or micro-f1 (auto: accuracy, "
+                          "multi-label micro-f1), or the last epoch's (last)."),
+        click.option("--class-weight", type=click.Choice(CLASS_WEIGHTS),
+                     help="balanced: weigh classes n / (k n_c) (multi-label: pos_weight = negatives / positives)."),
         click.option("--dev-fraction", default=0.1, show_default=True, type=click.FloatRange(0, 1, max_open=True),
                      help="Share of train held out as dev when there is no dev set; 0 = none (with --selection last)."),
     )):
@@ -217,6 +242,10 @@ Examples:
 @click.option("--test-file", type=click.Path(), help="Test file, scored once with the best-dev model.")
 @click.option("--text-column", default="text", show_default=True)
 @click.option("--label-column", default="label", show_default=True)
+@click.option("--multi-label", is_flag=True, help="Zero or more labels per text: sigmoid outputs, thresholds.")
+@click.option("--label-sep", help="Multi-label TSV/CSV: the separator of a cell's labels, e.g. '|'.")
+@click.option("--threshold", default="0.5", show_default=True, callback=_threshold,
+              help="Multi-label decision threshold: a probability, or 'tune' (per label, best F1 on dev).")
 @click.option("--on-disk", is_flag=True,
               help="For a --train-file larger than memory: tokenise it once into a memory-mapped cache "
                    "($HF_DATASETS_CACHE/textcnn) and train from there. One model, no --cv/--n-seeds; "
@@ -276,7 +305,10 @@ def _report(summary: Any) -> None:
     if not summary.primary:
         return
     click.echo(f"saved {summary.run_dir}")
-    keys = ("best_dev_acc", "test_acc", "dev_acc_mean", "dev_acc_std", "test_acc_mean", "test_acc_std")
+    keys = ["best_dev_acc", "test_acc", "dev_acc_mean", "dev_acc_std", "test_acc_mean", "test_acc_std",
+            "test_micro_f1", "test_macro_f1"]
+    if summary.metrics.get("dev_metric", "accuracy") != "accuracy":
+        keys[1:1] = ["dev_metric", "best_dev_score"]
     click.echo(json.dumps({k: summary.metrics[k] for k in keys if k in summary.metrics}))
 
 
@@ -315,16 +347,35 @@ def predict(texts: tuple[str, ...], file: Any, model_dir: str, as_json: bool, to
     predictor = TextPredictor.load(model_dir, device=device, max_tokens=max_tokens)
     if explain:
         for text in inputs:
+            if predictor.multi_label:
+                _echo_label_explanations(predictor.explain_labels(text), as_json, top_ngrams)
+                continue
             explanation = predictor.explain(text)
             click.echo(json.dumps(explanation, ensure_ascii=False) if as_json
                        else format_explanation(explanation, top_ngrams) + "\n")
         return
     for record in predictor.predict_records(inputs, top_k=top_k):
+        probs = "  ".join(f"{name} {p:.3f}" for name, p in record["probabilities"].items())
         if as_json:
             click.echo(json.dumps(record, ensure_ascii=False))
+        elif "labels" in record:  # multi-label: every label above its threshold
+            chosen = ", ".join(f"{name} {record['probabilities'].get(name, 0.0):.3f}" for name in record["labels"])
+            click.echo(f"{chosen or '(no label)'}\t{record['text']}\t[{probs}]")
         else:
-            probs = "  ".join(f"{name} {p:.3f}" for name, p in record["probabilities"].items())
             click.echo(f"{record['label']}\t{record['probability']:.3f}\t{record['text']}\t[{probs}]")
+
+
+def _echo_label_explanations(result: dict[str, Any], as_json: bool, top_ngrams: int) -> None:
+    """A multi-label text's explanations, one per predicted label."""
+    from .analysis.explain import format_explanation
+
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+        return
+    if not result["labels"]:
+        click.echo(f"(no label above its threshold)\t{result['text']}\n")
+    for explanation in result["explanations"]:
+        click.echo(format_explanation(explanation, top_ngrams) + "\n")
 
 
 @main.command(epilog="\b\nExample:\n  TEXTCNN_DATA=../shared/data textcnn evaluate --model runs/latest --dataset sst2")
@@ -333,16 +384,17 @@ def predict(texts: tuple[str, ...], file: Any, model_dir: str, as_json: bool, to
 @click.option("--file", "eval_file", type=click.Path(), help="A labelled .tsv/.csv/.jsonl file to score instead.")
 @click.option("--text-column", default="text", show_default=True)
 @click.option("--label-column", default="label", show_default=True)
+@click.option("--label-sep", help="Multi-label TSV/CSV --file: the separator of a cell's labels, e.g. '|'.")
 @click.option("--split", default="test", show_default=True, type=click.Choice(["train", "dev", "test", "all"]))
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @click.option("--plot", is_flag=True, help="Also write a confusion-matrix PNG into the model directory.")
 @_friendly_errors
 def evaluate(model_dir: str, dataset: str | None, eval_file: str | None, text_column: str, label_column: str,
-             split: str, as_json: bool, plot: bool) -> None:
-    """Accuracy, macro-F1 and the confusion matrix of a saved model."""
+             label_sep: str | None, split: str, as_json: bool, plot: bool) -> None:
+    """Accuracy, micro/macro F1, a per-class report and (single-label) the confusion matrix of a saved model."""
     from .jobs.text import DataSource, evaluate_run, format_evaluation
 
-    source = DataSource(dataset, eval_file, text_column=text_column, label_column=label_column)
+    source = DataSource(dataset, eval_file, text_column=text_column, label_column=label_column, label_sep=label_sep)
     metrics = evaluate_run(model_dir, source, "train" if eval_file else split, plot=plot)
     click.echo(json.dumps(metrics) if as_json else format_evaluation(metrics))
 

@@ -205,6 +205,7 @@ LABELS = {
     "glue_sst2": ("negative", "positive"),
     "zh_reviews": ("negative", "positive"),
     "chnsenticorp": ("negative", "positive"),
+    "goemotions": (),  # read from the hub's features at load time (HUB.md: 28 names, order not to be assumed)
 }
 LAYOUT = {
     "sst2": ("train", "dev", "test", "phrases_train"),
@@ -217,6 +218,7 @@ LAYOUT = {
     "glue_sst2": ("train", "dev"),
     "zh_reviews": ("train", "dev", "test"),
     "chnsenticorp": ("train", "dev", "test"),  # not in ../shared/data: the layout a user's own copy takes
+    "goemotions": ("train", "dev", "test"),  # our splits only: multi-label, so no local folder is looked for
 }
 # shared/data/HUB.md, "Best choice per benchmark" and the chnsenticorp row: (hub id, config); None: local only
 HUB_IDS = {
@@ -230,14 +232,17 @@ HUB_IDS = {
     "glue_sst2": ("nyu-mll/glue", "sst2"),
     "zh_reviews": (None, None),
     "chnsenticorp": ("seamew/ChnSentiCorp", None),
+    "goemotions": ("google-research-datasets/go_emotions", "simplified"),
 }
 ON_HUB = sorted(name for name, (hub_id, _) in HUB_IDS.items() if hub_id)
+LOCAL = sorted(name for name in LABELS if LABELS[name])  # the rest have their names, and data, on the hub only
 
 
 def write_layout(root: Path) -> dict[str, dict[str, int]]:
     """A tiny folder laid out like ../shared/data; the k-th file of a dataset has k + 2 rows (phrases: 12 more)."""
     sizes: dict[str, dict[str, int]] = {}
-    for name, stems in LAYOUT.items():
+    for name in LOCAL:
+        stems = LAYOUT[name]
         (root / name).mkdir(parents=True)
         sizes[name] = {}
         for k, stem in enumerate(stems):
@@ -262,9 +267,12 @@ def test_registry_holds_kims_benchmarks_and_the_chinese_sets_with_our_label_name
     assert {name for name, spec in DATASETS.items() if spec.protocol == "cv"} == {"mr", "subj", "cr", "mpqa"}
     assert {name for name, spec in DATASETS.items() if spec.tokenizer == "kim-sst"} == {"sst1", "sst2", "glue_sst2"}
     assert {name for name, spec in DATASETS.items() if not spec.lowercase} == {"trec"}  # Kim keeps TREC's case
-    assert {name for name, spec in DATASETS.items() if spec.tokenizer == "unicode"} == {"zh_reviews", "chnsenticorp"}
+    assert {name for name, spec in DATASETS.items() if spec.tokenizer == "unicode"} == {
+        "zh_reviews", "chnsenticorp", "goemotions"}
     assert {name for name, spec in DATASETS.items() if not spec.hub_labels_verified} == {
-        "subj", "cr", "mpqa", "chnsenticorp"}
+        "subj", "cr", "mpqa", "chnsenticorp", "goemotions"}
+    assert {name for name, spec in DATASETS.items() if spec.multi_label} == {"goemotions"}
+    assert {name for name, spec in DATASETS.items() if spec.hub_only} == {"goemotions"}
 
 
 def test_spec_rejects_maps_that_do_not_fit_label_names():
@@ -279,7 +287,8 @@ def test_every_dataset_found_through_textcnn_data(isolated, monkeypatch):
     monkeypatch.setenv("TEXTCNN_DATA", str(isolated / "shared"))
     monkeypatch.chdir(isolated / "shared" / "sst2")  # a folder without data/: only TEXTCNN_DATA can find them
     monkeypatch.setattr(data, "_load_hub", no_hub)
-    for name, spec in DATASETS.items():
+    for name in LOCAL:
+        spec = DATASETS[name]
         out = load_named_dataset(name)
         assert {split: len(ds) for split, ds in out.items()} == {s: sizes[name][s] for s in spec.splits}
         first = out[spec.splits[0]]
@@ -343,6 +352,9 @@ def test_every_dataset_offline_is_one_line(isolated, monkeypatch, name):
         load_named_dataset(name)
     message = str(info.value)
     assert "\n" not in message and HUB_IDS[name][0] in message and "ConnectionError" in message
+    if DATASETS[name].hub_only:
+        assert f'dataset "{name}" is read from the Hugging Face hub only' in message and "HF_HUB_OFFLINE=1" in message
+        return
     files = ", ".join(f"{split}.tsv" for split in DATASETS[name].splits)
     assert f'dataset "{name}" not found locally' in message
     assert f"Set TEXTCNN_DATA to a folder holding {name}/{files}" in message
@@ -438,7 +450,7 @@ def hub_case(name: str) -> tuple[datasets.DatasetDict, dict[str, list[tuple[str,
     return hub, {"train": [("charming", "positive"), ("tiresome", "negative")], "dev": [("a delight", "positive")]}
 
 
-@pytest.mark.parametrize("name", ON_HUB)
+@pytest.mark.parametrize("name", sorted(set(ON_HUB) & set(LOCAL)))
 def test_hub_copy_is_remapped_to_our_labels_and_splits(isolated, monkeypatch, name):
     hub, expected = hub_case(name)
     asked = []
@@ -519,7 +531,7 @@ REAL_COUNTS = {  # Kim 2014 Table 1 (CR, MPQA less their 4 and 3 empty rows); GL
     "zh_reviews": {"train": 13891, "dev": 1736, "test": 1736},
 }
 REAL_PHRASES = {"sst2": 76961, "sst1": 156817}  # phrases of the SST training trees
-HUB_ONLY = {"chnsenticorp"}  # registered for users online; ../shared/data has no copy
+HUB_ONLY = {"chnsenticorp", "goemotions"}  # registered for users online; ../shared/data has no copy
 # zh_reviews/SOURCES.md: negative (0) / positive (1) rows per split
 REAL_ZH_LABELS = {"train": {0: 7225, 1: 6666}, "dev": {0: 903, 1: 833}, "test": {0: 903, 1: 833}}
 
@@ -552,3 +564,106 @@ def test_hub_offline_mode_skips_the_reachability_check(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
     data._check_hub_reachable(timeout_s=1.0)  # no error: datasets will use its cache
+
+
+# ------------------------------------------------------------------ GoEmotions: multi-label, names from the features
+
+GOEMOTIONS_NAMES = ["admiration", "amusement", "anger", "gratitude", "neutral"]  # a few of its 28, its kind of order
+
+
+def go_emotions(names: list[str] = GOEMOTIONS_NAMES, splits: dict | None = None) -> datasets.DatasetDict:
+    """An in-memory DatasetDict shaped like go_emotions/simplified: text, labels (list of ClassLabel ids), id."""
+    features = datasets.Features({"text": datasets.Value("string"),
+                                  "labels": datasets.Sequence(datasets.ClassLabel(names=names)),
+                                  "id": datasets.Value("string")})
+    splits = splits or {"train": [("thanks, this is hilarious", [3, 1]), ("ok", [4]), ("", [0]), ("hmm", [])],
+                        "validation": [("love it", [0])], "test": [("how dare you", [2]), ("lol", [1])]}
+
+    def split(rows: list[tuple[str, list[int]]]) -> datasets.Dataset:
+        ids = [f"e{i}" for i in range(len(rows))]
+        columns = {"text": [t for t, _ in rows], "labels": [y for _, y in rows], "id": ids}
+        return datasets.Dataset.from_dict(columns, features=features)
+
+    return datasets.DatasetDict({name: split(rows) for name, rows in splits.items()})
+
+
+def test_goemotions_entry():
+    spec = DATASETS["goemotions"]
+    assert (spec.hub_id, spec.hub_config, spec.hub_text_column, spec.hub_label_column) == (
+        "google-research-datasets/go_emotions", "simplified", "text", "labels")
+    assert spec.hub_split_map == {"train": "train", "dev": "validation", "test": "test"}
+    assert spec.label_names == () and spec.multi_label and spec.hub_only and not spec.hub_labels_verified
+    assert (spec.tokenizer, spec.lowercase, spec.protocol) == ("unicode", True, "split")
+
+
+@pytest.mark.parametrize("names", [GOEMOTIONS_NAMES, ["neutral", "anger", "joy", "grief", "awe"]])
+def test_goemotions_from_the_hub_is_multi_label_with_the_features_names(isolated, monkeypatch, names):
+    asked = []
+    hub = go_emotions(names)
+    monkeypatch.setattr(data, "_load_hub", lambda spec: asked.append((spec.hub_id, spec.hub_config)) or hub)
+    out = load_named_dataset("goemotions")
+    assert asked == [("google-research-datasets/go_emotions", "simplified")]
+    assert set(out) == {"train", "dev", "test"}
+    assert all(ds.multi_label and ds.label_names == names for ds in out.values())  # in the features' order
+    assert out["train"].texts == ["thanks, this is hilarious", "ok", "hmm"]  # the empty text is dropped
+    assert out["train"].labels == [(1, 3), (4,), ()]  # sorted tuples; no label is allowed
+    assert (out["dev"].texts, out["dev"].labels) == (["love it"], [(0,)])
+    assert out["test"].labels == [(2,), (1,)]
+
+
+def test_goemotions_local_folder_is_not_looked_for(isolated, monkeypatch):
+    (isolated / "data" / "goemotions").mkdir(parents=True)
+    write(isolated / "data" / "goemotions" / "train.tsv", "0\tnot read\n")
+    monkeypatch.setattr(data, "_load_hub", lambda spec: go_emotions())
+    assert load_named_dataset("goemotions")["train"].texts[0] == "thanks, this is hilarious"
+    with pytest.raises(DataError, match=r'"goemotions" is read from the Hugging Face hub only .*leave out data_dir'):
+        load_named_dataset("goemotions", isolated / "data")
+
+
+def test_goemotions_without_classlabel_names_is_an_error(isolated, monkeypatch):
+    plain_lists = datasets.Dataset.from_dict({"text": ["ok"], "labels": [[0]], "id": ["e0"]})
+    monkeypatch.setattr(data, "_load_hub", lambda spec: datasets.DatasetDict({"train": plain_lists}))
+    with pytest.raises(DataError, match=r"go_emotions split train ships no label names for column 'labels'"):
+        load_named_dataset("goemotions")
+
+
+def test_goemotions_splits_naming_labels_differently_is_an_error(isolated, monkeypatch):
+    hub = go_emotions()
+    hub["test"] = go_emotions(["joy", "anger"], {"test": [("grr", [1])]})["test"]
+    monkeypatch.setattr(data, "_load_hub", lambda spec: hub)
+    with pytest.raises(DataError, match=r"names its labels differently in split test \(joy, anger\) than in train"):
+        load_named_dataset("goemotions")
+
+
+def test_goemotions_missing_label_column(isolated, monkeypatch):
+    hub = go_emotions()
+    hub["train"] = hub["train"].rename_column("labels", "emotions")
+    monkeypatch.setattr(data, "_load_hub", lambda spec: hub)
+    with pytest.raises(DataError, match=r"go_emotions split train has no column 'labels' \(columns: text, emotions"):
+        load_named_dataset("goemotions")
+
+
+def test_spec_checks_for_names_from_the_hub():
+    with pytest.raises(DataError, match=r"\['x'\] is multi-label, so its label names come from the hub's features"):
+        DatasetSpec("x", ("a", "b"), ("train",), "kim", True, hub_id="o/x", multi_label=True)
+    with pytest.raises(DataError, match=r"\['x'\] has no label_names and no hub_id to read them from"):
+        DatasetSpec("x", (), ("train",), "kim", True, multi_label=True)
+
+
+def test_single_label_spec_can_read_its_names_from_the_hub(isolated, monkeypatch):
+    spec = DatasetSpec("x", (), ("train",), "kim", True, hub_id="o/x", hub_split_map={"train": "train"})
+    monkeypatch.setitem(data.DATASETS, "x", spec)
+    hub = datasets.DatasetDict({"train": plain([("good", 1), ("bad", 0)], class_names=["bad", "good"])})
+    monkeypatch.setattr(data, "_load_hub", lambda spec: hub)
+    out = load_named_dataset("x")["train"]
+    assert (out.labels, out.label_names, out.multi_label) == ([1, 0], ["bad", "good"], False)
+
+
+
+def test_hub_label_id_outside_the_features_names(isolated, monkeypatch):
+    spec = DatasetSpec("x", (), ("train",), "kim", True, hub_id="o/x", hub_split_map={"train": "train"})
+    monkeypatch.setitem(data.DATASETS, "x", spec)
+    hub = datasets.DatasetDict({"train": plain([("good", 1), ("hidden", -1)], class_names=["bad", "good"])})
+    monkeypatch.setattr(data, "_load_hub", lambda spec: hub)
+    with pytest.raises(DataError, match=r"hub dataset o/x split train: label -1 is outside 0\.\.1"):
+        load_named_dataset("x")

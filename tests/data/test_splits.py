@@ -80,3 +80,45 @@ def test_split_off_dev_tiny_class_falls_back():
 def test_split_off_dev_bad_fraction():
     with pytest.raises(DataError, match="between 0 and 1, got 1.5"):
         split_off_dev(imbalanced(), 1.5, seed=0)
+
+
+# ------------------------------------------------------------------ multi-label
+
+
+def multi_label(n: int = 40) -> TextDataset:
+    """Label sets that are mostly unique (as in GoEmotions): no set has enough examples to stratify by."""
+    sets = [tuple(c for c in range(4) if (i >> c) & 1) for i in range(n)]  # includes () and repeats only every 16
+    return TextDataset([f"t{i}" for i in range(n)], sets, ["a", "b", "c", "d"], multi_label=True)
+
+
+def test_split_off_dev_of_a_multi_label_dataset_keeps_every_example_once():
+    full = multi_label()
+    train, dev = split_off_dev(full, 0.1, seed=0)
+    assert (len(train), len(dev)) == (36, 4)
+    assert sorted(train.texts + dev.texts) == sorted(full.texts)
+    assert train.multi_label and dev.multi_label and dev.label_names == full.label_names
+    by_text = dict(zip(full.texts, full.labels))
+    assert all(by_text[t] == y for part in (train, dev) for t, y in zip(part.texts, part.labels))
+    assert split_off_dev(full, 0.1, seed=0)[1].texts == dev.texts != split_off_dev(full, 0.1, seed=1)[1].texts
+
+
+def test_cv_folds_without_stratification_cover_every_example_once():
+    labels = multi_label().labels
+    folds = cv_folds(labels, 5, stratify=False)
+    assert sorted(i for _, test in folds for i in test) == list(range(len(labels)))
+    assert all(len(test) == 8 and not set(train) & set(test) for train, test in folds)
+    assert folds == cv_folds(labels, 5, stratify=False) != cv_folds(labels, 5, seed=1, stratify=False)
+    with pytest.raises(DataError, match="cannot make 41 folds of 40 examples; use --cv between 2 and 40"):
+        cv_folds(labels, 41, stratify=False)
+
+
+def test_multi_label_cv_units_test_every_example_once():
+    data = multi_label()
+    tested = []
+    for fold in range(4):
+        splits = unit_splits({"all": data}, Unit(seed=0, fold=fold), cv=4)
+        train, dev, test = (splits[k] for k in ("train", "dev", "test"))
+        assert all(part.multi_label for part in (train, dev, test))
+        assert sorted(train.texts + dev.texts + test.texts) == sorted(data.texts)
+        tested += test.texts
+    assert sorted(tested) == sorted(data.texts)

@@ -157,7 +157,8 @@ def test_predicting_and_explaining_with_the_predictor_imports_nothing_heavy(fitt
     result = json.loads(proc.stdout)
     assert result["torch"]  # the check sees the imports at all
     assert result["heavy"] == []
-    assert result["estimators"] == ["textcnn.estimators.predictor"]  # neither base (NotFittedError) nor text
+    # neither base (NotFittedError) nor text; labels is NumPy only
+    assert result["estimators"] == ["textcnn.estimators.labels", "textcnn.estimators.predictor"]
 
 
 def test_the_predictor_tokenises_with_the_saved_tokenizer_version(fitted, tmp_path) -> None:

@@ -285,5 +285,5 @@ def test_selection_last_keeps_the_last_epoch_whatever_the_dev_score():
 def test_selection_last_refuses_patience():
     with pytest.raises(ConfigError, match="patience stops on the dev score"):
         TrainConfig(selection="last", patience=2)
-    with pytest.raises(ConfigError, match="selection must be one of accuracy, last"):
+    with pytest.raises(ConfigError, match="selection must be one of auto, accuracy, macro-f1, micro-f1, last"):
         TrainConfig(selection="best")

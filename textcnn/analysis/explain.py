@@ -89,9 +89,12 @@ def _spans(
 
 def explain_text(
     module: TextCNN, tokenize: Callable[[str], list[str]], vocab: Vocabulary, classes: Sequence[str], text: str,
-    target: int | None = None, device: torch.device | None = None,
+    target: int | None = None, device: torch.device | None = None, multi_label: bool = False,
 ) -> dict[str, Any]:
-    """The explanation of one text: label, probability, logit, bias and its ranked n-grams (see the module doc)."""
+    """The explanation of one text: label, probability, logit, bias and its ranked n-grams (see the module doc).
+
+    `multi_label`: the probability is the label's own sigmoid, not a softmax over the classes.
+    """
     tokens = tokenize(text)
     ids, lengths = pad_batch([vocab.encode(tokens)], PAD_ID)  # (1, L), (1,)
     device = device or torch.device("cpu")
@@ -102,11 +105,16 @@ def explain_text(
         span["ngram"] = join_tokens(tokens[span["start"] : span["end"]])
     return {
         "text": text, "tokens": tokens, "label": classes[k],
-        "probability": float(torch.softmax(torch.tensor(row["logits"]), dim=0)[k]),
+        "probability": _probability(row["logits"], k, multi_label),
         "logit": row["logits"][k], "bias": row["bias"],
         "ngrams": [{key: s[key] for key in ("ngram", "start", "end", "widths", "contribution", "n_features")}
                    for s in row["spans"]],
     }
+
+
+def _probability(logits: list[float], k: int, multi_label: bool) -> float:
+    values = torch.tensor(logits)
+    return float(torch.sigmoid(values[k]) if multi_label else torch.softmax(values, dim=0)[k])
 
 
 def format_explanation(explanation: Mapping[str, Any], top: int | None = 10) -> str:

@@ -21,9 +21,12 @@ TOKENIZER_VERSIONS: tuple[int, ...] = (1, 2)
 OPTIMIZERS: tuple[str, ...] = ("adadelta", "adam", "sgd")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 LR_SCHEDULES: tuple[str, ...] = ("none", "plateau", "cosine")
-# how the kept weights are chosen: the epoch with the best dev accuracy (Kim 2014 §3.1 early stopping), or the
-# last epoch (no dev split needed: Keras's `model.fit` without validation data)
-SELECTIONS: tuple[str, ...] = ("accuracy", "last")
+# how the kept weights are chosen: the epoch with the best dev score (Kim 2014 §3.1 early stopping: accuracy; for
+# multi-label or imbalanced data micro- or macro-averaged F1), or the last epoch (no dev split needed: Keras's
+# `model.fit` without validation data); "auto" = accuracy for single-label, micro-f1 for multi-label models
+SELECTIONS: tuple[str, ...] = ("auto", "accuracy", "macro-f1", "micro-f1", "last")
+CLASS_WEIGHTS: tuple[str, ...] = ("balanced",)  # or None: every example weighs the same
+THRESHOLD_TUNE = "tune"  # multi-label: one threshold per label, chosen on dev to maximise that label's F1
 OOV_INITS: tuple[str, ...] = ("uniform", "match")  # unknown words: Kim's U[-0.25, 0.25], or the vectors' own scale
 MAX_TOKENS = 1000  # texts are cut to their first 1000 tokens: Kim's sentences average ~20; bounds a hostile input
 MAX_FILTER_SIZE = 5  # widths 1..5 are supported (Kim uses 3,4,5)
@@ -42,6 +45,13 @@ def _check_positive(name: str, value: float) -> None:
 def _check_dev_fraction(value: float) -> None:
     if not 0.0 <= value < 1.0:
         raise ConfigError(f"dev_fraction must be in [0, 1) (0 = no dev split, with selection 'last'); got {value!r}")
+
+
+def _check_threshold(value: Any) -> None:
+    if value == THRESHOLD_TUNE:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 < value < 1.0:
+        raise ConfigError(f"threshold must be a probability in (0, 1) or {THRESHOLD_TUNE!r}; got {value!r}")
 
 
 def runtime(default: Any) -> Any:
@@ -149,7 +159,13 @@ class TrainConfig:
     lr_schedule: str = "none"
     lr_factor: float = 0.5  # plateau: lr *= factor (Géron, Hands-On ML ch. 11, performance scheduling)
     lr_patience: int = 5  # plateau: cut after this many epochs without a better dev score (same source)
-    selection: str = "accuracy"  # which epoch's weights are kept: one of SELECTIONS
+    selection: str = "auto"  # which epoch's weights are kept: one of SELECTIONS
+    # multi-label: each example has zero or more labels; sigmoid outputs and BCEWithLogitsLoss on the same head
+    multi_label: bool = False
+    # "balanced": single-label loss weights n / (k · n_c) (scikit-learn's compute_class_weight); multi-label
+    # pos_weight = negatives / positives per label (BCEWithLogitsLoss); None = every example weighs the same
+    class_weight: str | None = None
+    threshold: float | str = 0.5  # multi-label decision threshold: a probability in (0, 1), or "tune" (on dev)
     seed: int = 0
     device: str = runtime("auto")
     deterministic: bool = False  # torch.use_deterministic_algorithms + one thread
@@ -175,14 +191,29 @@ class TrainConfig:
         if isinstance(self.lr_patience, bool) or not isinstance(self.lr_patience, int) or self.lr_patience < 1:
             raise ConfigError(f"lr_patience must be a whole number of epochs ≥ 1; got {self.lr_patience!r}")
         _check_choice("selection", self.selection, SELECTIONS)
+        if self.class_weight is not None:
+            _check_choice("class_weight", self.class_weight, CLASS_WEIGHTS)
+        _check_threshold(self.threshold)
+        if not self.multi_label and self.threshold != 0.5:
+            raise ConfigError("threshold applies to multi-label models (sigmoid outputs); set multi_label=True "
+                              "(--multi-label) or leave threshold at 0.5")
         if self.selection == "last" and self.patience is not None:
             raise ConfigError("patience stops on the dev score, but selection 'last' keeps the last epoch; "
                               "drop patience or use selection 'accuracy'")
 
     @property
     def needs_dev(self) -> bool:
-        """Whether training reads a dev score: to choose the kept epoch, to stop early, or to cut the lr."""
-        return self.selection != "last" or self.patience is not None or self.lr_schedule == "plateau"
+        """Whether training reads a dev score: to choose the kept epoch, to stop early, to cut the lr, or to tune
+        the thresholds."""
+        return (self.selection != "last" or self.patience is not None or self.lr_schedule == "plateau"
+                or (self.multi_label and self.threshold == THRESHOLD_TUNE))
+
+    @property
+    def dev_metric(self) -> str:
+        """The dev score that chooses the kept epoch, drives patience and the plateau schedule."""
+        if self.selection in ("auto", "last"):
+            return "micro-f1" if self.multi_label else "accuracy"
+        return self.selection
 
     @property
     def learning_rate(self) -> float:
@@ -231,9 +262,11 @@ def runtime_fields(cls: type) -> set[str]:
 
 
 __all__ = [
+    "CLASS_WEIGHTS",
     "LR_SCHEDULES",
     "PRESETS",
     "SELECTIONS",
+    "THRESHOLD_TUNE",
     "VARIANTS",
     "BatchConfig",
     "DataConfig",

@@ -131,6 +131,12 @@ def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int = PAD_ID) -> tuple
     return ids, lengths
 
 
+def as_label_tensor(labels: Sequence[int] | np.ndarray | Tensor) -> Tensor:
+    """Class ids (N,) as int64, or a multi-label 0/1 indicator matrix (N, K) as float32 (what the losses take)."""
+    labels = torch.as_tensor(np.asarray(labels) if not isinstance(labels, Tensor) else labels)
+    return labels.float() if labels.ndim == 2 else labels.long()
+
+
 class TokenBatches:
     """Token-id sequences (and optional labels) served as padded, length-bucketed `Batch`es each epoch.
 
@@ -140,12 +146,13 @@ class TokenBatches:
     """
 
     def __init__(
-        self, ids: TokenIds | Sequence[Sequence[int]], labels: Sequence[int] | Tensor | None, batch_size: int, *,
+        self, ids: TokenIds | Sequence[Sequence[int]], labels: Sequence[int] | np.ndarray | Tensor | None,
+        batch_size: int, *,
         shuffle: bool, bucket_by_length: bool = True, device: torch.device | str | None = None,
     ) -> None:
         self.ids = ids if isinstance(ids, TokenIds) else TokenIds.from_lists(ids)
         self.lengths = self.ids.lengths  # (N,) on the host: batch shapes are planned there
-        self.labels = None if labels is None else torch.as_tensor(labels, dtype=torch.long)
+        self.labels = None if labels is None else as_label_tensor(labels)
         if device is not None:
             self.ids = self.ids.to(device)
             self.labels = None if self.labels is None else self.labels.to(device)

@@ -9,9 +9,10 @@ import csv
 import io
 import json
 import logging
+import numbers
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -23,15 +24,17 @@ log = logging.getLogger(__name__)
 FILE_FORMATS = (".tsv", ".csv", ".jsonl")
 
 Row = tuple[int, str, Any]  # (line number, text, raw label) as read from a file or hub split
+LabelSet = tuple[int, ...]  # a multi-label example's label indices, sorted; () = no label
 
 
 @dataclass
 class TextDataset:
-    """Texts with integer labels indexing label_names."""
+    """Texts with labels indexing label_names: one int per text, or (multi_label) a sorted tuple of ints per text."""
 
     texts: list[str]
-    labels: list[int]
+    labels: list[int] | list[LabelSet]
     label_names: list[str]
+    multi_label: bool = False
 
     def __post_init__(self) -> None:
         if len(self.texts) != len(self.labels):
@@ -39,6 +42,12 @@ class TextDataset:
                 f"TextDataset got {len(self.texts)} texts but {len(self.labels)} labels; "
                 "give one label per text"
             )
+        if self.multi_label:
+            self.labels = [self._label_set(i, ys) for i, ys in enumerate(self.labels)]
+            return
+        lists = [y for y in self.labels if isinstance(y, (list, tuple))]
+        if lists:
+            raise DataError(f"label {lists[0]!r} is a list; pass multi_label=True for several labels per text")
         bad = [y for y in self.labels if not 0 <= y < len(self.label_names)]
         if bad:
             raise DataError(
@@ -46,13 +55,33 @@ class TextDataset:
                 f"(label_names: {', '.join(self.label_names)}); labels must index label_names"
             )
 
+    def _label_set(self, i: int, ys: Any) -> LabelSet:
+        """Example `i`'s labels checked (ints indexing label_names, each once) and sorted."""
+        if isinstance(ys, (str, bytes)) or not isinstance(ys, Iterable):
+            raise DataError(f"example {i} has label {ys!r}; a multi-label TextDataset takes a tuple of "
+                            "label indices per text, e.g. (0, 2), or () for none")
+        ys = tuple(ys)
+        for y in ys:
+            if isinstance(y, bool) or not isinstance(y, numbers.Integral):
+                raise DataError(f"example {i} has label {y!r}, not an integer; labels must index label_names")
+            if not 0 <= y < len(self.label_names):
+                raise DataError(
+                    f"label {y} of example {i} is outside 0..{len(self.label_names) - 1} "
+                    f"(label_names: {', '.join(self.label_names)}); labels must index label_names"
+                )
+        if len(set(ys)) < len(ys):
+            twice = next(y for y in ys if ys.count(y) > 1)
+            raise DataError(f"example {i} lists label {twice} twice ({ys}); give each label once")
+        return tuple(sorted(int(y) for y in ys))
+
     def __len__(self) -> int:
         return len(self.texts)
 
     def subset(self, indices: Sequence[int]) -> TextDataset:
         """The examples at `indices`, in that order, with the same label names."""
         return TextDataset(
-            [self.texts[i] for i in indices], [self.labels[i] for i in indices], list(self.label_names)
+            [self.texts[i] for i in indices], [self.labels[i] for i in indices], list(self.label_names),
+            self.multi_label,
         )
 
 
@@ -66,6 +95,8 @@ def load_files(
     *,
     text_column: str = "text",
     label_column: str = "label",
+    multi_label: bool = False,
+    label_sep: str | None = None,
 ) -> dict[str, TextDataset]:
     """Load your own .tsv/.csv/.jsonl files; label names come from the training file.
 
@@ -73,13 +104,22 @@ def load_files(
     fields equals `text_column` or `label_column`. CSV: header required. JSONL: one object per line.
     Integer labels give label_names ["0", "1", ...] (sorted numerically); any other label gives the
     sorted label strings. Rows with empty text are dropped (the count is logged).
+
+    `multi_label`: each example has zero or more labels: a JSON list in JSONL (`[]` = none), or a
+    TSV/CSV cell split on `label_sep` (an empty cell = none). With `label_sep`, JSONL string labels
+    are split on it too.
     """
     paths = {"train": train_file, "dev": dev_file, "test": test_file}
+    _check_label_options(paths, multi_label, label_sep)
     rows = {
         split: drop_empty(_read_rows(Path(path), text_column, label_column), str(path))
         for split, path in paths.items()
         if path is not None
     }
+    if multi_label:
+        return _multi_label_splits(rows, paths, label_sep)
+    for split, split_rows in rows.items():
+        _reject_label_lists(split_rows, str(paths[split]))
     numeric = all(is_int_label(label) for _, _, label in rows["train"])
     names = train_label_names(rows["train"], numeric)
     known = f"labels of the training file {Path(train_file).name}"
@@ -113,6 +153,95 @@ def _label_key(label: Any, numeric: bool) -> str:
     return str(label).strip()
 
 
+# ---------------------------------------------------------------- multi-label files
+
+
+def _check_label_options(paths: dict[str, Any], multi_label: bool, label_sep: str | None) -> None:
+    if label_sep is not None and not multi_label:
+        raise DataError(f"--label-sep needs --multi-label (got --label-sep {label_sep!r} alone); pass both")
+    if label_sep == "":
+        raise DataError("--label-sep is empty; give the character between labels, e.g. --label-sep '|'")
+    tables = [Path(p).name for p in paths.values() if p is not None and Path(p).suffix.lower() in (".tsv", ".csv")]
+    if multi_label and label_sep is None and tables:
+        raise DataError(
+            f"multi-label TSV/CSV files need --label-sep, e.g. --label-sep '|' ({tables[0]} has one label cell per row)"
+        )
+
+
+def _reject_label_lists(rows: list[Row], source: str) -> None:
+    """Single-label mode: a JSON list label is an error (it would otherwise become one odd label)."""
+    for line, _, label in rows:
+        if isinstance(label, list):
+            raise DataError(
+                f"{source} line {line}: label is a list ({json.dumps(label)[:60]}); "
+                "for several labels per example pass --multi-label"
+            )
+
+
+def _multi_label_splits(
+    rows: dict[str, list[Row]], paths: dict[str, Any], label_sep: str | None
+) -> dict[str, TextDataset]:
+    """load_files with several labels per row: names from the training file, sets encoded per split."""
+    sets = {
+        split: [(line, text, _label_strings(label, str(paths[split]), line, label_sep)) for line, text, label in rs]
+        for split, rs in rows.items()
+    }
+    if label_sep is not None:
+        _warn_if_sep_unused(rows["train"], sets["train"], label_sep, str(paths["train"]))
+    flat = [(line, text, y) for line, text, ys in sets["train"] for y in ys]
+    numeric = all(is_int_label(y) for _, _, y in flat)
+    names = train_label_names(flat, numeric)
+    if not names:
+        raise DataError(f"{paths['train']} has no labels: every example's label list is empty; label some examples")
+    known = f"labels of the training file {Path(paths['train']).name}"
+    out = {}
+    for split, split_rows in sets.items():
+        labels = _encode_label_sets(split_rows, str(paths[split]), names, numeric, known)
+        out[split] = TextDataset([text for _, text, _ in split_rows], labels, list(names), multi_label=True)
+    return out
+
+
+def _label_strings(label: Any, source: str, line: int, label_sep: str | None) -> list[Any]:
+    """One multi-label row's raw labels: a JSON list as it is, or a cell split on `label_sep`."""
+    if isinstance(label, list):
+        bad = [y for y in label if isinstance(y, bool) or not isinstance(y, (str, int)) or str(y).strip() == ""]
+        if bad:
+            raise DataError(f"{source} line {line}: label list {json.dumps(label)[:60]} holds {json.dumps(bad[0])}; "
+                            "write labels as non-empty strings or integers")
+        return label
+    if label is None:
+        raise DataError(f"{source} line {line} has no label; write [] for an example without labels")
+    if label_sep is None:  # only JSONL gets here: TSV/CSV without a separator were refused up front
+        raise DataError(
+            f"{source} line {line}: label is {label!r}, not a list; in a multi-label JSONL file write every "
+            f"label as a JSON list, e.g. [{json.dumps(label)}]"
+        )
+    return [part.strip() for part in str(label).split(label_sep) if part.strip()]
+
+
+def _warn_if_sep_unused(raw: list[Row], sets: list[Row], label_sep: str, source: str) -> None:
+    """A separator that splits nothing is likely the wrong one: say so, but load the file as it reads."""
+    split_any = any(isinstance(label, str) and label_sep in label for _, _, label in raw)
+    if not split_any and all(len(ys) <= 1 for _, _, ys in sets):
+        log.warning("--label-sep %r never occurs in the labels of %s: every example has at most one label",
+                    label_sep, source)
+
+
+def _encode_label_sets(rows: list[Row], source: str, names: list[str], numeric: bool, known: str) -> list[LabelSet]:
+    """Each row's labels as sorted indices into `names`; an unknown or repeated label names the file and line."""
+    if not rows:
+        raise DataError(f"{source} has no rows with text; check the file and its columns")
+    index = {name: i for i, name in enumerate(names)}
+    out = []
+    for line, _, ys in rows:
+        keys = [_label_key(y, numeric) for y in ys]
+        twice = next((key for key in keys if keys.count(key) > 1), None)
+        if twice is not None:
+            raise DataError(f'{source} line {line} lists label "{twice}" twice; give each label once')
+        out.append(tuple(sorted(_label_index(key, index, source, line, known) for key in keys)))
+    return out
+
+
 # ---------------------------------------------------------------- shared with the dataset registry
 
 
@@ -125,14 +254,17 @@ def encode_labels(rows: list[Row], source: str, names: list[str], numeric: bool,
     for line, _, label in rows:
         if label is None or str(label).strip() == "":
             raise DataError(f"{source} line {line} has no label; give every row a label")
-        key = _label_key(label, numeric)
-        if key not in index:
-            raise DataError(
-                f'label "{key}" in {source} line {line} is not one of the {known} ({", ".join(names)}); '
-                "fix the label or add training examples of it"
-            )
-        labels.append(index[key])
+        labels.append(_label_index(_label_key(label, numeric), index, source, line, known))
     return labels
+
+
+def _label_index(key: str, index: dict[str, int], source: str, line: int, known: str) -> int:
+    if key not in index:
+        raise DataError(
+            f'label "{key}" in {source} line {line} is not one of the {known} ({", ".join(index)}); '
+            "fix the label or add training examples of it"
+        )
+    return index[key]
 
 
 def drop_empty(rows: list[Row], source: str) -> list[Row]:

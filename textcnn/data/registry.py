@@ -39,6 +39,12 @@ class DatasetSpec:
     of a label where it is not ours (rotten_tomatoes calls 0 "neg"). `hub_labels_verified` is False
     where the map was not confirmed from the hub's own names (shared/data/HUB.md): it then rests on
     third-party code, and only the load-time check, where the hub ships names, guards it.
+
+    Empty `label_names` means they are read at load time from the hub's features (the ClassLabel names of
+    `hub_label_column`, or of its items when it holds lists), and the hub's label ids are kept as they are.
+    `multi_label` specs (each example zero or more labels: a list column) always read them so. Such a
+    spec is read from the hub only: local folders hold one integer label per row, so none is looked
+    for, and `splits` then just names our splits.
     """
 
     name: str
@@ -55,8 +61,19 @@ class DatasetSpec:
     hub_label_names: dict[int | str, str] = field(default_factory=dict)  # the hub's name where not ours
     hub_labels_verified: bool = True
     phrases_file: str | None = None  # stem of the labelled-phrase training set that phrases=True reads
+    multi_label: bool = False  # labels are lists of ClassLabel ids (GoEmotions); names come from the hub
 
     def __post_init__(self) -> None:
+        if self.multi_label and (self.label_names or self.hub_label_map):
+            raise DataError(
+                f"DATASETS[{self.name!r}] is multi-label, so its label names come from the hub's features; "
+                "leave label_names and hub_label_map empty in textcnn/data/registry.py"
+            )
+        if not self.label_names and self.hub_id is None:
+            raise DataError(
+                f"DATASETS[{self.name!r}] has no label_names and no hub_id to read them from; "
+                "give one of them in textcnn/data/registry.py"
+            )
         unknown = sorted(set(self.hub_label_map.values()) - set(self.label_names))
         if unknown:
             raise DataError(
@@ -74,6 +91,11 @@ class DatasetSpec:
     def protocol(self) -> Literal["cv", "split"]:
         """"cv" (Kim 2014 §3: 10-fold cross-validation) when the only local split is "all", else "split"."""
         return "cv" if self.splits == ("all",) else "split"
+
+    @property
+    def hub_only(self) -> bool:
+        """Whether only the hub can hold it: its label names come from the hub (always so when multi-label)."""
+        return not self.label_names
 
     @property
     def has_phrases(self) -> bool:
@@ -139,6 +161,11 @@ DATASETS: dict[str, DatasetSpec] = {
             hub_id="seamew/ChnSentiCorp", hub_split_map=_VALIDATION_IS_DEV, hub_label_map=_POLARITY,
             hub_labels_verified=False,  # id, columns and labels from public code only; never loaded here
         ),
+        DatasetSpec(  # train 43,410 / validation 5,426 / test 5,427 (as believed); 28 names from the features
+            "goemotions", (), ("train", "dev", "test"), "unicode", True, multi_label=True,
+            hub_id="google-research-datasets/go_emotions", hub_config="simplified", hub_label_column="labels",
+            hub_split_map=_VALIDATION_IS_DEV, hub_labels_verified=False,  # HUB.md: unverified here, never loaded
+        ),
     )
 }
 
@@ -190,6 +217,11 @@ def _phrases_advice() -> str:
 
 def _find_local(spec: DatasetSpec, data_dir: str | os.PathLike | None) -> Path | None:
     """The first local folder holding the dataset's first split file, or None."""
+    if spec.hub_only:
+        if data_dir is not None:
+            raise DataError(f'dataset "{spec.name}" is read from the Hugging Face hub only (its label names come '
+                            "from the hub's features); leave out data_dir")
+        return None
     if data_dir is not None:
         for folder in (Path(data_dir), Path(data_dir) / spec.name):
             if _holds_splits(spec, folder):
@@ -258,6 +290,15 @@ def _load_from_hub(spec: DatasetSpec) -> dict[str, TextDataset]:
     except Exception as err:  # offline, missing repo, script-only repo: all mean "not available"
         reason = f"could not be downloaded from the Hugging Face hub ({spec.hub_id}): {_short_reason(err)}"
         raise DataError(_not_found_message(spec, reason)) from err
+    chosen = _hub_parts(spec, hub)
+    names = list(spec.label_names) or _hub_class_names(spec, hub, chosen)
+    out = {ours: _hub_split(spec, [hub[part] for part in parts], parts, names) for ours, parts in chosen.items()}
+    log.info("loaded %s from the Hugging Face hub (%s)", spec.name, spec.hub_id)
+    return out
+
+
+def _hub_parts(spec: DatasetSpec, hub: Any) -> dict[str, tuple[str, ...]]:
+    """Our split -> the hub splits joined into it, for each of our splits the hub copy has."""
     out = {}
     for ours, theirs in spec.hub_split_map.items():
         parts = (theirs,) if isinstance(theirs, str) else theirs
@@ -269,17 +310,46 @@ def _load_from_hub(spec: DatasetSpec) -> dict[str, TextDataset]:
                 f"hub dataset {spec.hub_id} lacks split {', '.join(missing)}, which DATASETS[{spec.name!r}] "
                 f"joins into {ours!r} (hub splits: {', '.join(hub)}); fix hub_split_map in textcnn/data/registry.py"
             )
-        out[ours] = _hub_split(spec, [hub[part] for part in parts], parts)
+        out[ours] = parts
     if not out:
         raise DataError(
             f"hub dataset {spec.hub_id} has splits {', '.join(hub)} but hub_split_map of DATASETS"
             f"[{spec.name!r}] expects {spec.hub_split_map}; fix the entry in textcnn/data/registry.py"
         )
-    log.info("loaded %s from the Hugging Face hub (%s)", spec.name, spec.hub_id)
     return out
 
 
+def _hub_class_names(spec: DatasetSpec, hub: Any, chosen: dict[str, tuple[str, ...]]) -> list[str]:
+    """The ClassLabel names of the label column (or of its items, for a list column), the same in every split."""
+    found: dict[str, list[str]] = {}
+    for part in dict.fromkeys(part for parts in chosen.values() for part in parts):
+        _check_hub_columns(spec, hub[part], part)
+        feature = hub[part].features[spec.hub_label_column]
+        names = getattr(getattr(feature, "feature", feature), "names", None)
+        if not names:
+            raise DataError(
+                f"hub dataset {spec.hub_id} split {part} ships no label names for column "
+                f"{spec.hub_label_column!r} (feature: {feature}); give label_names and hub_label_map in "
+                f"DATASETS[{spec.name!r}] in textcnn/data/registry.py"
+            )
+        found[part] = list(names)
+    first, *others = found
+    for part in others:
+        if found[part] != found[first]:
+            raise DataError(
+                f"hub dataset {spec.hub_id} names its labels differently in split {part} ({', '.join(found[part])})"
+                f" than in {first} ({', '.join(found[first])}); the splits cannot share one set of label names"
+            )
+    return found[first]
+
+
 def _not_found_message(spec: DatasetSpec, reason: str) -> str:
+    if spec.hub_only:
+        return (
+            f'dataset "{spec.name}" is read from the Hugging Face hub only (its label names come from the '
+            f"hub's features) and {reason}. Connect to the internet, or set HF_HUB_OFFLINE=1 to read a copy "
+            "in the datasets cache."
+        )
     env = os.environ.get(DATA_ENV)
     env_state = f"= {Path(env) / spec.name}/" if env else "unset"
     return (
@@ -294,21 +364,20 @@ def _short_reason(err: Exception) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def _hub_split(spec: DatasetSpec, parts: list[Any], part_names: tuple[str, ...]) -> TextDataset:
-    """Hub splits joined in order into one TextDataset, labels mapped through spec.hub_label_map."""
+def _hub_split(spec: DatasetSpec, parts: list[Any], part_names: tuple[str, ...], names: list[str]) -> TextDataset:
+    """Hub splits joined in order into one TextDataset, labels mapped through spec.hub_label_map.
+
+    A spec without label_names keeps the hub's label ids (lists of ids when multi-label) as indices
+    into `names`, the ClassLabel names read from the hub's features.
+    """
     source = f"{spec.hub_id} split {'+'.join(part_names)}"
     rows: list[Row] = []
-    checked = False
+    checked = spec.hub_only  # names read from the features themselves need no check against a map
     for split, split_name in zip(parts, part_names):
-        missing = [c for c in (spec.hub_text_column, spec.hub_label_column) if c not in split.column_names]
-        if missing:
-            raise DataError(
-                f"hub dataset {spec.hub_id} split {split_name} has no column {missing[0]!r} (columns: "
-                f"{', '.join(split.column_names)}); fix hub_text_column/hub_label_column of "
-                f"DATASETS[{spec.name!r}] in textcnn/data/registry.py"
-            )
+        _check_hub_columns(spec, split, split_name)
         hub_labels = list(split[spec.hub_label_column])
-        checked |= _check_hub_label_names(spec, split, hub_labels, f"{spec.hub_id} split {split_name}")
+        if not spec.hub_only:
+            checked |= _check_hub_label_names(spec, split, hub_labels, f"{spec.hub_id} split {split_name}")
         texts = split[spec.hub_text_column]
         rows += [(len(rows) + i + 1, t or "", y) for i, (t, y) in enumerate(zip(texts, hub_labels, strict=True))]
     if not checked:
@@ -317,8 +386,29 @@ def _hub_split(spec: DatasetSpec, parts: list[Any], part_names: tuple[str, ...])
             "data/README.md); compare a few examples", source, spec.hub_label_map,
         )
     rows = drop_empty(rows, source)
+    if spec.hub_only:
+        return _hub_ids_dataset(spec, rows, source, names)
     index = {hub: spec.label_names.index(ours) for hub, ours in spec.hub_label_map.items()}
     return TextDataset([t for _, t, _ in rows], [index[y] for _, _, y in rows], list(spec.label_names))
+
+
+def _check_hub_columns(spec: DatasetSpec, split: Any, split_name: str) -> None:
+    missing = [c for c in (spec.hub_text_column, spec.hub_label_column) if c not in split.column_names]
+    if missing:
+        raise DataError(
+            f"hub dataset {spec.hub_id} split {split_name} has no column {missing[0]!r} (columns: "
+            f"{', '.join(split.column_names)}); fix hub_text_column/hub_label_column of "
+            f"DATASETS[{spec.name!r}] in textcnn/data/registry.py"
+        )
+
+
+def _hub_ids_dataset(spec: DatasetSpec, rows: list[Row], source: str, names: list[str]) -> TextDataset:
+    """The hub's label ids kept as they are: indices into `names` (tuples of them when multi-label)."""
+    labels = [tuple(y) if spec.multi_label else y for _, _, y in rows]
+    try:
+        return TextDataset([t for _, t, _ in rows], labels, list(names), spec.multi_label)
+    except DataError as err:
+        raise DataError(f"hub dataset {source}: {err}") from err
 
 
 def _check_hub_label_names(spec: DatasetSpec, split: Any, hub_labels: list, source: str) -> bool:

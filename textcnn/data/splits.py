@@ -12,6 +12,7 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -25,18 +26,23 @@ FOLD_SEED = 0  # the same folds for every variant and seed, so cells are compare
 
 
 def split_off_dev(train: TextDataset, fraction: float, seed: int) -> tuple[TextDataset, TextDataset]:
-    """Hold out `fraction` of train as a dev set, stratified by label; returns (train, dev).
+    """Hold out `fraction` of train as a dev set, stratified by label (not for multi-label); returns (train, dev).
 
     Kim 2014 §3.2 uses a random 10% of train as dev when a dataset has none.
     """
-    kept, held = dev_split(train.labels, fraction, seed)
+    # Multi-label: no stratification. A label set is not a class (many sets occur once, so stratifying by set
+    # fails), and keeping each label's share (iterative stratification, Sechidis et al. 2011) is another algorithm.
+    kept, held = dev_split(train.labels, fraction, seed, stratify=not train.multi_label)
     return train.subset(kept), train.subset(held)
 
 
-def dev_split(labels: Sequence[int], fraction: float, seed: int) -> tuple[list[int], list[int]]:
+def dev_split(
+    labels: Sequence[Any], fraction: float, seed: int, *, stratify: bool = True
+) -> tuple[list[int], list[int]]:
     """Sorted (train, dev) indices with `fraction` of the examples in dev, stratified by label.
 
-    Falls back to an unstratified split when some class is too small to appear on both sides.
+    Falls back to an unstratified split when some class is too small to appear on both sides;
+    `stratify=False` always splits without (multi-label sets).
     """
     if not 0 < fraction < 1:
         raise DataError(f"dev fraction must be between 0 and 1, got {fraction}; e.g. 0.1 (Kim 2014 §3.2)")
@@ -46,11 +52,12 @@ def dev_split(labels: Sequence[int], fraction: float, seed: int) -> tuple[list[i
             f"cannot split {len(labels)} examples into train and dev with fraction {fraction}; "
             "use more data or another fraction"
         )
-    counts = torch.bincount(torch.as_tensor(labels, dtype=torch.long))
-    classes = int((counts > 0).sum())
-    stratify = bool(counts[counts > 0].min() >= 2) and classes <= min(n_dev, len(labels) - n_dev)
-    if not stratify:
-        log.info("split_off_dev: a class is too small to stratify; splitting without stratification")
+    if stratify:
+        counts = torch.bincount(torch.as_tensor(labels, dtype=torch.long))
+        classes = int((counts > 0).sum())
+        stratify = bool(counts[counts > 0].min() >= 2) and classes <= min(n_dev, len(labels) - n_dev)
+        if not stratify:
+            log.info("split_off_dev: a class is too small to stratify; splitting without stratification")
     from sklearn.model_selection import train_test_split  # here: scikit-learn takes ~1.2 s to import
 
     kept, held = train_test_split(list(range(len(labels))), test_size=n_dev, random_state=seed,
@@ -77,8 +84,21 @@ def plan_units(seeds: Sequence[int], cv: int | None = None) -> list[Unit]:
     return [Unit(seed, fold) for seed in seeds for fold in range(cv)]
 
 
-def cv_folds(labels: Sequence[int], n_folds: int, seed: int = FOLD_SEED) -> list[tuple[list[int], list[int]]]:
-    """Stratified, seeded k-fold (train indices, test indices) pairs that cover every example once."""
+def cv_folds(
+    labels: Sequence[Any], n_folds: int, seed: int = FOLD_SEED, *, stratify: bool = True
+) -> list[tuple[list[int], list[int]]]:
+    """Seeded k-fold (train indices, test indices) pairs that cover every example once, stratified by label.
+
+    `stratify=False` gives plain shuffled k-fold (multi-label sets: see split_off_dev).
+    """
+    if not stratify:
+        if not 2 <= n_folds <= len(labels):
+            raise DataError(f"cannot make {n_folds} folds of {len(labels)} examples; use --cv between 2 and "
+                            f"{len(labels)}")
+        from sklearn.model_selection import KFold  # here: scikit-learn takes ~1.2 s to import
+
+        folds = KFold(n_splits=n_folds, shuffle=True, random_state=seed).split(range(len(labels)))
+        return [(train.tolist(), test.tolist()) for train, test in folds]
     smallest = min((labels.count(c) for c in set(labels)), default=0)
     if not 2 <= n_folds <= smallest:
         raise DataError(
@@ -107,6 +127,6 @@ def unit_splits(
     if cv is None:
         return splits
     pool = splits["all"] if "all" in splits else splits["train"]
-    train_idx, test_idx = cv_folds(pool.labels, cv)[unit.fold]
+    train_idx, test_idx = cv_folds(pool.labels, cv, stratify=not pool.multi_label)[unit.fold]
     train, dev = split_off_dev(pool.subset(train_idx), dev_fraction, unit.seed)
     return {"train": train, "dev": dev, "test": pool.subset(test_idx)}

@@ -20,12 +20,14 @@ import sklearn.exceptions
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from ..base.config import BatchConfig, TrainConfig, to_json
+from ..base.config import THRESHOLD_TUNE, BatchConfig, TrainConfig, to_json
 from ..base.errors import CheckpointError, ConfigError, DataError, TextCNNError
 from ..storage.rundir import TASKS, SavedRun, check_resumable, describe_run, load_run, prepare_run_dir, save_run
 from ..training import distributed
-from ..training.loop import FitResult, fit_model, resolve_device
+from ..training.loop import FitResult, fit_model, predict_logits, resolve_device
+from ..training.objective import balanced_weights
 from ..training.resume import RESUME_DIR, has_train_state
+from .labels import decide, encode_label_sets, label_matrix, label_sets_of, multi_label_classes, tune_thresholds
 
 
 class NotFittedError(TextCNNError, sklearn.exceptions.NotFittedError):
@@ -79,12 +81,17 @@ class CNNClassifierBase(ClassifierMixin, BaseEstimator):
     # ---- classes ----
     def _set_classes(self, y: Sequence[Any], label_names: Sequence[Any] | None) -> None:
         """`classes_` in the given order, else the sorted distinct labels; at least two are needed."""
-        self.classes_ = np.asarray(label_names if label_names is not None else np.unique(np.asarray(y)))
+        if self.multi_label:
+            self.classes_ = multi_label_classes(y, label_names)
+        else:
+            self.classes_ = np.asarray(label_names if label_names is not None else np.unique(np.asarray(y)))
         if len(self.classes_) < 2:
             raise DataError(f"training needs at least two classes; got {list(self.classes_)}")
 
-    def _encode_labels(self, y: Sequence[Any], n: int) -> list[int]:
-        """Class indices of `y`, checked against `classes_` and against the `n` inputs they label."""
+    def _encode_labels(self, y: Sequence[Any], n: int) -> list[int] | list[tuple[int, ...]]:
+        """Class indices of `y` (multi-label: index tuples), checked against `classes_` and the `n` inputs."""
+        if self.multi_label:
+            return encode_label_sets(y, self.classes_, n)
         y = list(y)
         if len(y) != n:
             raise DataError(f"got {n} inputs but {len(y)} labels")
@@ -124,12 +131,28 @@ class CNNClassifierBase(ClassifierMixin, BaseEstimator):
         return self._fit_module(self._batches(prepared, shuffle=True), self._dev_batches(dev_set), run_dir, resume)
 
     def _fit_module(self, train: Any, dev: Any, run_dir: Path | None, resume: bool) -> CNNClassifierBase:
-        """Train `module_` with the fit loop, keeping its resume state in `run_dir`/resume."""
+        """Train `module_` with the fit loop, keeping its resume state in `run_dir`/resume; then set thresholds."""
+        config = self.train_config()
+        self.class_weights_ = None
+        if config.class_weight == "balanced":  # from the training labels (N,) or (N, K): `train.labels`
+            self.class_weights_ = balanced_weights(train.labels.cpu().numpy(), len(self.classes_),
+                                                   [str(c) for c in self.classes_], config.multi_label)
+        self.thresholds_ = None
         resume_dir = None if run_dir is None else self._prepare_checkpoint(run_dir, resume)
-        self.fit_result_: FitResult = fit_model(self.module_, train, self.train_config(), dev=dev,
-                                                resume_dir=resume_dir, resume=resume)
+        self.fit_result_: FitResult = fit_model(self.module_, train, config, dev=dev, resume_dir=resume_dir,
+                                                resume=resume, class_weights=self.class_weights_)
         self.device_ = next(self.module_.parameters()).device
+        if config.multi_label:
+            self.thresholds_ = self._fitted_thresholds(config, dev)
         return self
+
+    def _fitted_thresholds(self, config: TrainConfig, dev: tuple[Any, torch.Tensor] | None) -> np.ndarray:
+        """The multi-label thresholds: `threshold` for every label, or each label's best on dev ("tune")."""
+        if config.threshold != THRESHOLD_TUNE:
+            return np.full(len(self.classes_), float(config.threshold))
+        batches, labels = dev  # needs_dev made sure there is a dev set
+        probs = torch.sigmoid(predict_logits(self.module_, batches, self.device_)).numpy()
+        return tune_thresholds(probs, labels.cpu().numpy())
 
     def _prepare_checkpoint(self, run_dir: Path, resume: bool) -> Path:
         """The resume folder of `run_dir`: described for a fresh run, checked against this run when resuming."""
@@ -156,8 +179,10 @@ class CNNClassifierBase(ClassifierMixin, BaseEstimator):
     def _description(self) -> dict[str, Any]:
         """config.json's contents: every section config, and what training fixed."""
         model, fitted = self._model_description()
+        trained = {key: getattr(self, f"{key}_").tolist() for key in ("class_weights", "thresholds")
+                   if getattr(self, f"{key}_", None) is not None}
         return describe_run(self.TASK, {"model": model, "data": self.config("data"), "train": self.train_config()},
-                            fitted)
+                            fitted, trained)
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | None = None, **overrides: Any) -> CNNClassifierBase:
@@ -174,6 +199,9 @@ class CNNClassifierBase(ClassifierMixin, BaseEstimator):
             raise ConfigError(f"unknown parameters {unknown}; valid: {', '.join(params)}")
         clf = cls(**{**params, **overrides, **({} if device is None else {"device": device})})
         clf.classes_ = np.asarray(saved.label_names)
+        weights, thresholds = saved.trained.get("class_weights"), saved.thresholds
+        clf.class_weights_ = None if weights is None else torch.tensor(weights)
+        clf.thresholds_ = None if thresholds is None else np.asarray(thresholds, dtype=np.float64)
         clf.device_ = resolve_device(clf.device)
         clf.module_ = clf._restore(saved, str(path)).to(clf.device_).eval()
         return clf
@@ -184,9 +212,30 @@ class CNNClassifierBase(ClassifierMixin, BaseEstimator):
             raise NotFittedError(f"this {name} is not fitted yet; call fit(...) or {name}.load(dir)")
 
     def predict(self, X: Any) -> np.ndarray:
-        """The most probable class of each input."""
+        """The most probable class of each input; multi-label: the 0/1 indicator matrix (n, K) of `classes_`."""
         probs = self.predict_proba(X)
+        if self.multi_label:
+            return decide(probs, self.thresholds_)
         return self.classes_[probs.argmax(axis=1)]
+
+    def predict_labels(self, X: Any) -> list[list[Any]]:
+        """The label names of each input, most probable first: those above their thresholds (multi-label), or
+        the predicted class alone."""
+        probs = self.predict_proba(X)
+        if self.multi_label:
+            return label_sets_of(decide(probs, self.thresholds_), probs, self.classes_.tolist())
+        return [[self.classes_[k].item()] for k in probs.argmax(axis=1)]
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Accuracy on (X, y); multi-label: subset accuracy (every label right), as scikit-learn scores it."""
+        from sklearn.metrics import accuracy_score
+
+        if not self.multi_label:
+            return super().score(X, y, sample_weight)
+        self._check_fitted()
+        inputs = self._check_inputs(X)
+        truth = label_matrix(encode_label_sets(y, self.classes_, len(inputs)), len(self.classes_))
+        return float(accuracy_score(truth, self.predict(inputs), sample_weight=sample_weight))
 
     # ---- per task ----
     def _check_inputs(self, X: Any) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..base.errors import DataError
+from ..base.errors import ConfigError, DataError
 from ..data.images import ImageBatches, ImageDataset, read_image, split_off_dev
 from ..models.image import ImageCNN, ImageCNNConfig, build_model
 from ..models.weights import load_weights_into
@@ -46,7 +46,8 @@ class ImageCNNClassifier(CNNClassifierBase):
         # train (TrainConfig)
         optimizer: str = "adam", lr: float | None = None, rho: float = 0.95, eps: float = 1e-6, momentum: float = 0.9,
         epochs: int = 60, patience: int | None = None, lr_schedule: str = "none", lr_factor: float = 0.5,
-        lr_patience: int = 5, selection: str = "accuracy", seed: int = 0, device: str = "auto",
+        lr_patience: int = 5, selection: str = "auto", multi_label: bool = False, class_weight: str | None = None,
+        threshold: float | str = 0.5, seed: int = 0, device: str = "auto",
         deterministic: bool = False, bf16: bool = False, compile: bool = False, progress: bool = False,
         dry_run: bool = False, dry_run_batches: int = 3,
     ) -> None:
@@ -58,6 +59,8 @@ class ImageCNNClassifier(CNNClassifierBase):
 
     # ---- the fit skeleton's hooks (CNNClassifierBase.fit) ----
     def _check_inputs(self, X: Any) -> np.ndarray:
+        if self.multi_label:
+            raise ConfigError("image models are single-label; multi_label=True is for TextCNNClassifier")
         return _check_images(X)
 
     def _dataset(self, images: np.ndarray, labels: list[int]) -> ImageDataset:

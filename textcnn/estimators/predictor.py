@@ -26,6 +26,7 @@ from ..models.text import TextCNN
 from ..models.weights import load_weights_into
 from ..storage.rundir import SavedRun, load_run
 from ..training.loop import one_thread_if_small, predict_logits, resolve_device
+from .labels import decide, label_sets_of
 
 PREDICT_BATCH_SIZE = 256
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # textcnn/
@@ -41,6 +42,8 @@ class TextPredictor:
     classes: np.ndarray  # (K,) the labels in the module's output order, strings or integers as they were saved
     max_tokens: int | None = MAX_TOKENS
     device: torch.device = torch.device("cpu")
+    multi_label: bool = False  # sigmoid outputs, one decision threshold per label
+    thresholds: np.ndarray | None = None  # (K,) multi-label only; None = 0.5 for every label
 
     @classmethod
     def load(
@@ -59,8 +62,14 @@ class TextPredictor:
         resolved = resolve_device(device)
         data = saved.data_config
         tokenizer = Tokenizer(data.tokenizer, data.lowercase, data.tokenizer_version)
+        thresholds = None if saved.thresholds is None else np.asarray(saved.thresholds, dtype=np.float64)
         return cls(module.to(resolved).eval(), tokenizer, saved.vocab, np.asarray(saved.label_names), max_tokens,
-                   resolved)
+                   resolved, saved.train_config.multi_label, thresholds)
+
+    @property
+    def label_thresholds(self) -> np.ndarray:
+        """A multi-label model's decision threshold per label, (K,)."""
+        return np.full(len(self.classes), 0.5) if self.thresholds is None else np.asarray(self.thresholds)
 
     @property
     def class_names(self) -> list[str]:
@@ -72,7 +81,7 @@ class TextPredictor:
         return tokenize_texts(self.tokenizer, [text], self.max_tokens)[0]
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Class probabilities, shape (n_texts, n_classes); rows sum to 1."""
+        """Class probabilities, shape (n_texts, n_classes): rows sum to 1, or (multi-label) one sigmoid per label."""
         texts = check_texts(texts)
         tokens = tokenize_texts(self.tokenizer, texts, self.max_tokens)
         empty = [t for t, toks in zip(texts, tokens) if not toks]
@@ -83,16 +92,38 @@ class TextPredictor:
         batches = TokenBatches(ids, None, PREDICT_BATCH_SIZE, shuffle=False, bucket_by_length=True)
         with one_thread_if_small(sum(map(len, ids)), self.device):
             logits = predict_logits(self.module, batches, self.device)  # (N, K)
-        return torch.softmax(logits, dim=1).numpy().astype(np.float64)
+        probs = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=1)
+        return probs.numpy().astype(np.float64)
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
-        """The most probable class of each text."""
-        return self.classes[self.predict_proba(texts).argmax(axis=1)]
+        """The most probable class of each text; multi-label: the 0/1 indicator matrix (n, K)."""
+        probs = self.predict_proba(texts)
+        if self.multi_label:
+            return decide(probs, self.label_thresholds)
+        return self.classes[probs.argmax(axis=1)]
+
+    def predict_labels(self, texts: Sequence[str]) -> list[list[str]]:
+        """The label names of each text, most probable first: those above their thresholds (multi-label), or
+        the predicted class alone."""
+        probs = self.predict_proba(texts)
+        if not self.multi_label:
+            return [[self.class_names[k]] for k in probs.argmax(axis=1)]
+        return label_sets_of(decide(probs, self.label_thresholds), probs, self.class_names)
 
     def predict_records(self, texts: Sequence[str], top_k: int | None = None) -> list[dict[str, Any]]:
-        """One dict per text: text, label, probability, and the `top_k` classes with probabilities."""
+        """One dict per text: text, label, probability, and the `top_k` classes with probabilities.
+
+        Multi-label: text, `labels` (those above their thresholds, most probable first, maybe none) and the
+        `top_k` most probable labels' probabilities.
+        """
         texts = list(texts)
-        return prediction_records("text", texts, self.predict_proba(texts), self.classes, top_k)
+        probs = self.predict_proba(texts)
+        if not self.multi_label:
+            return prediction_records("text", texts, probs, self.classes, top_k)
+        labels = label_sets_of(decide(probs, self.label_thresholds), probs, self.class_names)
+        records = prediction_records("text", texts, probs, self.classes, top_k)
+        return [{"text": r["text"], "labels": chosen, "probabilities": r["probabilities"]}
+                for r, chosen in zip(records, labels)]
 
     def explain(self, text: str, label: Any = None) -> dict[str, Any]:
         """Why `text` got its label: the n-grams whose pooled features add up (with the bias) to the logit.
@@ -106,7 +137,13 @@ class TextPredictor:
         if label is not None and str(label) not in names:
             raise DataError(f"label {label!r} is not among the classes {names}")
         target = None if label is None else names.index(str(label))
-        return explain_text(self.module, self.tokenize, self.vocab, names, text, target, self.device)
+        return explain_text(self.module, self.tokenize, self.vocab, names, text, target, self.device,
+                            self.multi_label)
+
+    def explain_labels(self, text: str) -> dict[str, Any]:
+        """Multi-label: text, the predicted `labels` and one explanation (as `explain` gives) per predicted label."""
+        [labels] = self.predict_labels([text])
+        return {"text": text, "labels": labels, "explanations": [self.explain(text, label) for label in labels]}
 
 
 def prediction_records(

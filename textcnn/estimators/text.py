@@ -24,6 +24,7 @@ from ..training import distributed
 from ..training.loop import predict_logits, resolve_device
 from ..training.resume import RESUME_DIR, has_train_state
 from .base import CNNClassifierBase, store_params
+from .labels import label_matrix
 from .predictor import PREDICT_BATCH_SIZE, TextPredictor, check_texts, tokenize_texts, warn_caller
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,8 @@ class TextCNNClassifier(CNNClassifierBase):
         # train (TrainConfig)
         optimizer: str = "adadelta", lr: float | None = None, rho: float = 0.95, eps: float = 1e-6,
         momentum: float = 0.9, epochs: int = 25, patience: int | None = None, lr_schedule: str = "none",
-        lr_factor: float = 0.5, lr_patience: int = 5, selection: str = "accuracy", seed: int = 0,
+        lr_factor: float = 0.5, lr_patience: int = 5, selection: str = "auto", multi_label: bool = False,
+        class_weight: str | None = None, threshold: float | str = 0.5, seed: int = 0,
         device: str = "auto", deterministic: bool = False, bf16: bool = False, compile: bool = False,
         progress: bool = False, dry_run: bool = False, dry_run_batches: int = 3,
     ) -> None:
@@ -74,8 +76,8 @@ class TextCNNClassifier(CNNClassifierBase):
     def _check_inputs(self, X: Sequence[str]) -> list[str]:
         return check_texts(X)
 
-    def _dataset(self, texts: list[str], labels: list[int]) -> TextDataset:
-        return TextDataset(texts, labels, [str(c) for c in self.classes_])
+    def _dataset(self, texts: list[str], labels: list[int] | list[tuple[int, ...]]) -> TextDataset:
+        return TextDataset(texts, labels, [str(c) for c in self.classes_], multi_label=self.multi_label)
 
     def _split_off_dev(self, train: TextDataset, fraction: float, seed: int) -> tuple[TextDataset, TextDataset]:
         return split_off_dev(train, fraction, seed)
@@ -93,8 +95,10 @@ class TextCNNClassifier(CNNClassifierBase):
             self._init_model(Vocabulary.build(tokens, data_cfg.min_freq), tokens)
         return tokens, train.labels
 
-    def _batches(self, prepared: tuple[list[list[str]], list[int] | None], shuffle: bool) -> TokenBatches:
+    def _batches(self, prepared: tuple[list[list[str]], list[Any] | None], shuffle: bool) -> TokenBatches:
         tokens, labels = prepared
+        if labels is not None and self.multi_label:
+            labels = label_matrix(labels, len(self.classes_))  # (N, K) 0/1
         ids = [self.vocab_.encode(t) for t in tokens]
         device = resolve_device(self.device)  # on a GPU the whole token tensor lives there: a step copies no data
         return TokenBatches(ids, labels, self.batch_size, shuffle=shuffle, bucket_by_length=self.bucket_by_length,
@@ -103,7 +107,8 @@ class TextCNNClassifier(CNNClassifierBase):
     def _dev_batches(self, dev: TextDataset | None) -> tuple[TokenBatches, torch.Tensor] | None:
         if dev is None:
             return None
-        return self._batches((self._tokenize(dev.texts), None), shuffle=False), torch.tensor(dev.labels)
+        labels = label_matrix(dev.labels, len(self.classes_)) if self.multi_label else dev.labels
+        return self._batches((self._tokenize(dev.texts), None), shuffle=False), torch.as_tensor(labels)
 
     def _model_description(self) -> tuple[TextCNNConfig, dict[str, Any]]:
         return self.model_config(), {"embedding_dim": self.module_.config.embedding_dim}
@@ -131,6 +136,9 @@ class TextCNNClassifier(CNNClassifierBase):
 
         model_cfg, data_cfg, train_cfg = self.model_config(), self.data_config(), self.train_config()
         self._check_selection(data_cfg, train_cfg)
+        if train_cfg.multi_label:
+            raise ConfigError("multi-label models train from memory (fit, or textcnn train without --on-disk); "
+                              "the on-disk corpus holds one label per row")
         if model_cfg.uses_vectors and vectors_source(self.vectors) is None:
             raise ConfigError(
                 f"variant {self.variant!r} needs pretrained vectors when training from disk (word2vec is not "
@@ -198,10 +206,11 @@ class TextCNNClassifier(CNNClassifierBase):
     def predictor_(self) -> TextPredictor:
         """The fitted model as a `TextPredictor` over `module_`, `tokenizer_`, `vocab_`, `classes_`, `max_tokens`."""
         self._check_fitted()
-        return TextPredictor(self.module_, self.tokenizer_, self.vocab_, self.classes_, self.max_tokens, self.device_)
+        return TextPredictor(self.module_, self.tokenizer_, self.vocab_, self.classes_, self.max_tokens, self.device_,
+                             self.multi_label, getattr(self, "thresholds_", None))
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
-        """Class probabilities, shape (n_texts, n_classes); rows sum to 1."""
+        """Class probabilities, shape (n_texts, n_classes): rows sum to 1, or (multi-label) one sigmoid per label."""
         return self.predictor_.predict_proba(X)
 
     def score_file(
@@ -212,6 +221,8 @@ class TextCNNClassifier(CNNClassifierBase):
         from ..data.corpus import encode_file  # imports datasets: only this path pays for it
 
         self._check_fitted()
+        if self.multi_label:
+            raise ConfigError("score_file reads one label per row; score a multi-label model with score(X, y)")
         split = encode_file(
             path, self.vocab_, [str(c) for c in self.classes_], tokenizer=self.tokenizer_, max_tokens=self.max_tokens,
             text_column=text_column, label_column=label_column, cache_dir=cache_dir, progress=self.progress,
@@ -220,7 +231,8 @@ class TextCNNClassifier(CNNClassifierBase):
         return (predict_logits(self.module_, batches, self.device_).argmax(dim=1) == split.labels).float().mean().item()
 
     def predict_records(self, X: Sequence[str], top_k: int | None = None) -> list[dict[str, Any]]:
-        """One dict per text: text, label, probability, and the `top_k` classes with probabilities."""
+        """One dict per text: text, label, probability, and the `top_k` classes with probabilities (multi-label:
+        text, `labels` above their thresholds, probabilities)."""
         return self.predictor_.predict_records(X, top_k)
 
     # ---- explanations (see textcnn/analysis/explain.py) ----

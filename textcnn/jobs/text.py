@@ -14,15 +14,16 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+from sklearn.metrics import f1_score
 
-from ..analysis.metrics import mean_std
+from ..analysis.metrics import classification_metrics, format_report, mean_std
 from ..analysis.plots import plot_confusion, plot_history
 from ..base.atomic import read_json, write_json
 from ..base.errors import CheckpointError, DataError
 from ..data.files import TextDataset, load_files
 from ..data.registry import DATASETS, load_demo, load_named_dataset
 from ..data.splits import Unit, plan_units, resolve_cv, unit_splits
+from ..estimators.labels import label_matrix
 from ..estimators.text import TextCNNClassifier
 from ..storage.rundir import METRICS, point_latest
 from ..training import distributed
@@ -44,6 +45,7 @@ class DataSource:
     test_file: str | None = None
     text_column: str = "text"
     label_column: str = "label"
+    label_sep: str | None = None  # multi-label TSV/CSV: the separator of a cell's labels, e.g. "|"
     phrases: bool = False  # SST: train on every labelled phrase of the training trees (Kim 2014 §3.1)
     on_disk: bool = False  # tokenise train_file once into a memory-mapped cache (TextCNNClassifier.fit_corpus)
 
@@ -53,8 +55,16 @@ class DataSource:
             return self.dataset
         return Path(self.train_file).stem if self.train_file else "demo"
 
-    def load(self) -> dict[str, TextDataset]:
-        """The splits of this source, keyed train/dev/test."""
+    def load(self, multi_label: bool = False) -> dict[str, TextDataset]:
+        """The splits of this source, keyed train/dev/test; `multi_label` reads zero or more labels per example."""
+        splits = self._load(multi_label)
+        if splits["train"].multi_label != multi_label:
+            kind = "multi-label" if splits["train"].multi_label else "single-label"
+            advice = "pass --multi-label" if splits["train"].multi_label else "drop --multi-label"
+            raise DataError(f"{self.name} is a {kind} dataset; {advice}")
+        return splits
+
+    def _load(self, multi_label: bool) -> dict[str, TextDataset]:
         if self.dataset and self.train_file:
             raise DataError("give either --dataset or --train-file, not both")
         if self.phrases and not self.dataset:
@@ -62,8 +72,10 @@ class DataSource:
         if self.dataset:
             return load_named_dataset(self.dataset, phrases=self.phrases)
         if self.train_file:
-            return load_files(self.train_file, self.dev_file, self.test_file,
-                              text_column=self.text_column, label_column=self.label_column)
+            return load_files(self.train_file, self.dev_file, self.test_file, text_column=self.text_column,
+                              label_column=self.label_column, multi_label=multi_label, label_sep=self.label_sep)
+        if self.label_sep is not None:
+            raise DataError("--label-sep applies to --train-file; named datasets know their labels")
         if self.dev_file or self.test_file:
             raise DataError("--dev-file/--test-file need --train-file")
         return load_demo()
@@ -142,7 +154,7 @@ def train_run(
         _check_on_disk(source, n_seeds, cv)
         splits: dict[str, TextDataset] | DataSource = source  # read by fit_and_score_on_disk, never loaded
     else:
-        splits = source.load()
+        splits = source.load(multi_label=clf.multi_label)
         cv = resolve_cv(splits, cv)
     if cv is not None and "all" not in splits:
         log.info("cross-validating over the %s training split only", source.name)
@@ -251,8 +263,18 @@ def fit_and_score(
             checkpoint_dir=checkpoint_dir, resume=resume)
     metrics = _fit_metrics(clf, len(train), start)
     if test is not None:
-        metrics["test_acc"] = float(clf.score(test.texts, _names(test)))
+        metrics["test_acc"] = float(clf.score(test.texts, _names(test)))  # multi-label: subset accuracy
+        if clf.multi_label:
+            metrics.update(_multi_label_f1(clf, test))
     return metrics
+
+
+def _multi_label_f1(clf: TextCNNClassifier, test: TextDataset) -> dict[str, float]:
+    """Test micro- and macro-F1 of a multi-label model at its thresholds."""
+    truth = label_matrix(test.labels, len(test.label_names))
+    predicted = clf.predict(test.texts)
+    return {f"test_{average}_f1": float(f1_score(truth, predicted, average=average, zero_division=0))
+            for average in ("micro", "macro")}
 
 
 def fit_and_score_on_disk(
@@ -275,70 +297,90 @@ def _fit_metrics(clf: TextCNNClassifier, train_examples: int, start: float) -> d
         "train_examples": train_examples,
         "best_epoch": result.best_epoch,
         "best_dev_acc": result.best_dev_acc,
+        "dev_metric": clf.train_config().dev_metric,
+        "best_dev_score": result.best_dev_score,
+        "thresholds": None if getattr(clf, "thresholds_", None) is None else clf.thresholds_.tolist(),
         "train_seconds": round(time.perf_counter() - start, 2),
         "coverage": None if clf.coverage_ is None else vars(clf.coverage_),
         "history": [vars(r) for r in result.history],
     }
 
 
-def _names(split: TextDataset) -> list[str]:
+def _names(split: TextDataset) -> list[str] | list[list[str]]:
+    """Each example's label name, or (multi-label) list of label names."""
+    if split.multi_label:
+        return [[split.label_names[i] for i in labels] for labels in split.labels]
     return [split.label_names[i] for i in split.labels]
 
 
 def evaluate_run(
     model_dir: str | os.PathLike, source: DataSource, split: str = "test", plot: bool = False
 ) -> dict[str, Any]:
-    """Accuracy, macro-F1 and the confusion matrix of a saved model on one split of a source.
+    """Accuracy, micro/macro F1, a per-class report (precision, recall, F1, support, ROC-AUC) and, single-label,
+    the confusion matrix of a saved model on one split of a source; multi-label adds the Hamming loss (and
+    accuracy is subset accuracy). See `textcnn.analysis.metrics.classification_metrics`.
 
-    With `plot`, the confusion matrix is also drawn to `confusion_<source>_<split>.png` in `model_dir`.
+    With `plot` (single-label), the confusion matrix is also drawn to `confusion_<source>_<split>.png` in `model_dir`.
     """
     clf = TextCNNClassifier.load(model_dir)
-    splits = source.load()
+    splits = source.load(multi_label=clf.multi_label)
     if split not in splits:
         raise DataError(f"{source.name} has no {split!r} split (it has: {', '.join(splits)})")
     data = splits[split]
     labels = [str(c) for c in clf.classes_]
     y_true = _true_labels(data, labels, f"{source.name}/{split}")
-    y_pred = [str(p) for p in clf.predict(data.texts)]
-    metrics = {
-        "dataset": source.name,
-        "split": split,
-        "examples": len(y_true),
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
-        "labels": labels,
-        "confusion_matrix": np.asarray(confusion_matrix(y_true, y_pred, labels=labels)).tolist(),
-    }
-    if plot:
+    probs = clf.predict_proba(data.texts)
+    y_pred = clf.predict(data.texts) if clf.multi_label else probs.argmax(axis=1)
+    metrics = {"dataset": source.name, "split": split, "examples": len(data),
+               **classification_metrics(y_true, y_pred, probs, labels)}
+    if clf.multi_label:
+        metrics["thresholds"] = dict(zip(labels, clf.thresholds_.tolist()))
+    if plot and not clf.multi_label:
         path = Path(model_dir) / f"confusion_{source.name}_{split}.png"
         metrics["plot"] = str(plot_confusion(metrics["confusion_matrix"], labels, path, f"{source.name} {split}"))
     return metrics
 
 
-def _true_labels(data: TextDataset, classes: list[str], where: str) -> list[str]:
-    """Gold labels as the model's class names; integer labels index the classes if names don't match."""
-    names = _names(data)
-    unknown = sorted(set(names) - set(classes))
+def _true_labels(data: TextDataset, classes: list[str], where: str) -> np.ndarray:
+    """Gold labels as indices of the model's classes, (N,), or a multi-label indicator matrix (N, K).
+
+    Single-label integer labels index the classes if the names don't match; a label the model never saw is
+    an error naming it.
+    """
+    index = {name: k for k, name in enumerate(classes)}
+    unknown = {n for labels in _names(data) for n in (labels if data.multi_label else [labels])} - set(index)
+    if data.multi_label:
+        if unknown:
+            raise DataError(f"labels {sorted(unknown)[:5]} of {where} are not among the model's labels {classes}")
+        return label_matrix([[index[n] for n in labels] for labels in _names(data)], len(classes))
     if not unknown:
-        return names
+        return np.asarray([index[n] for n in _names(data)])
     if all(n.isdigit() for n in data.label_names) and len(data.label_names) <= len(classes):
-        return [classes[int(data.label_names[i])] for i in data.labels]
-    raise DataError(f"labels {unknown[:5]} of {where} are not among the model's classes {classes}")
+        return np.asarray([int(data.label_names[i]) for i in data.labels])
+    raise DataError(f"labels {sorted(unknown)[:5]} of {where} are not among the model's classes {classes}")
 
 
 def format_evaluation(metrics: dict[str, Any]) -> str:
-    """A human-readable report: accuracy, macro-F1 and a labelled confusion matrix."""
+    """A human-readable report: accuracy, F1, the per-class table and (single-label) a labelled confusion matrix."""
     labels = metrics["labels"]
     width = max(8, *(len(x) for x in labels))
+    accuracy = "subset accuracy" if metrics["multi_label"] else "accuracy"
     lines = [
         f"{metrics['dataset']}/{metrics['split']}: {metrics['examples']} examples",
-        f"accuracy  {metrics['accuracy']:.4f}",
+        f"{accuracy}  {metrics['accuracy']:.4f}",
+        f"micro-F1  {metrics['micro_f1']:.4f}",
         f"macro-F1  {metrics['macro_f1']:.4f}",
-        "confusion matrix (rows: true, columns: predicted)",
-        " " * width + "".join(f"{x:>{width + 1}}" for x in labels),
     ]
-    for name, row in zip(labels, metrics["confusion_matrix"]):
-        lines.append(f"{name:<{width}}" + "".join(f"{n:>{width + 1}}" for n in row))
+    if metrics["macro_roc_auc"] is not None:
+        lines.append(f"macro ROC-AUC  {metrics['macro_roc_auc']:.4f}")
+    if metrics["multi_label"]:
+        lines.append(f"Hamming loss  {metrics['hamming_loss']:.4f}")
+    lines += ["", *format_report(metrics)]
+    if not metrics["multi_label"]:
+        lines += ["", "confusion matrix (rows: true, columns: predicted)",
+                  " " * width + "".join(f"{x:>{width + 1}}" for x in labels)]
+        for name, row in zip(labels, metrics["confusion_matrix"]):
+            lines.append(f"{name:<{width}}" + "".join(f"{n:>{width + 1}}" for n in row))
     if "plot" in metrics:
         lines.append(f"plot: {metrics['plot']}")
     return "\n".join(lines)

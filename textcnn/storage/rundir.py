@@ -3,9 +3,12 @@
 A run directory holds `model.safetensors` (the kept weights), `config.json`, `labels.json` (class names in class
 order), `vocab.json` (text only) and `metrics.json`. `config.json` is `format_version`, `textcnn_version`, `task`
 ("text" or "image"), one section per config dataclass of that task (`model`, `data`, `train`: the estimator's
-parameters, field for field) and `fitted` (what training fixed that no parameter gives, e.g. the embedding size of
-pretrained vectors). Format 1 (before the sections held every parameter) still loads. A text run whose "data"
-section has no `tokenizer_version` loads as version 1, the tokenizers it was trained with. Nothing is ever unpickled.
+parameters, field for field), `fitted` (what training fixed in the module's config that no parameter gives, e.g. the
+embedding size of pretrained vectors) and `trained` (what training computed from the data: `class_weights` under
+class_weight "balanced", and a multi-label model's per-label decision `thresholds`, in labels.json's order; a run
+saved before it existed has none). Format 1 (before the sections held every parameter) still loads. A text run whose
+"data" section has no `tokenizer_version` loads as version 1, the tokenizers it was trained with. Nothing is ever
+unpickled.
 """
 
 from __future__ import annotations
@@ -86,6 +89,14 @@ class SavedRun:
     state_dict: dict[str, Tensor]
     vocab: Vocabulary | None = None
     fitted: dict[str, Any] = field(default_factory=dict)
+    trained: dict[str, Any] = field(default_factory=dict)  # class_weights, thresholds (see the module docstring)
+
+    @property
+    def thresholds(self) -> list[float] | None:
+        """A multi-label model's decision threshold per label (labels.json's order); None for single-label."""
+        if not self.train_config.multi_label:
+            return None
+        return self.trained.get("thresholds") or [self.train_config.threshold] * len(self.label_names)
 
     @property
     def module_config(self) -> Any:
@@ -93,12 +104,14 @@ class SavedRun:
         return dataclasses.replace(self.model_config, **self.fitted)
 
 
-def describe_run(task: str, configs: dict[str, Any], fitted: dict[str, Any] | None = None) -> dict[str, Any]:
+def describe_run(task: str, configs: dict[str, Any], fitted: dict[str, Any] | None = None,
+                 trained: dict[str, Any] | None = None) -> dict[str, Any]:
     """config.json's contents for a model of `task` with these section configs."""
     if set(configs) != set(TASKS[task]):
         raise ValueError(f"a {task} run needs the sections {sorted(TASKS[task])}; got {sorted(configs)}")
     return {"format_version": FORMAT_VERSION, "textcnn_version": __version__, "task": task,
-            **{name: config_to_dict(configs[name]) for name in SECTIONS}, "fitted": dict(fitted or {})}
+            **{name: config_to_dict(configs[name]) for name in SECTIONS}, "fitted": dict(fitted or {}),
+            "trained": dict(trained or {})}
 
 
 def save_run(
@@ -141,8 +154,20 @@ def load_run(run_dir: str | os.PathLike, task: str | None = None, weights: bool 
         raise CheckpointError(f"{run_dir / LABELS} must list at least two label names (strings or integers)")
     vocab = Vocabulary.load(run_dir / VOCAB) if config["task"] == "text" else None
     state = load_weights(run_dir) if weights else {}
+    trained = config.get("trained") or {}
+    _check_trained(run_dir, trained, len(labels))
     return SavedRun(config["task"], configs["model"], configs["data"], configs["train"], labels, state, vocab,
-                    config["fitted"])
+                    config["fitted"], trained)
+
+
+def _check_trained(run_dir: Path, trained: dict[str, Any], n_labels: int) -> None:
+    """Each per-label list of `trained` has one number per label."""
+    for key in ("class_weights", "thresholds"):
+        values = trained.get(key)
+        if values is not None and (not isinstance(values, list) or len(values) != n_labels
+                                   or not all(isinstance(v, int | float) for v in values)):
+            raise CheckpointError(f"{run_dir / CONFIG}: trained.{key} must list one number per label "
+                                  f"({n_labels}); got {values!r}")
 
 
 def read_description(run_dir: Path) -> dict[str, Any]:

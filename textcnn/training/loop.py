@@ -27,6 +27,7 @@ from ..base.config import TrainConfig
 from ..base.errors import ConfigError, TextCNNError, TrainingError, TrainingInterrupted
 from ..data.batches import Batches
 from . import distributed
+from .objective import correct, dev_score, example_losses
 from .optim import LazyAdadelta
 from .resume import TrainState, load_train_state, save_train_state
 
@@ -43,15 +44,17 @@ class EpochRecord:
     dev_acc: float | None
     seconds: float
     lr: float | None = None  # the learning rate in force during the epoch (first parameter group)
+    dev_score: float | None = None  # the dev score of TrainConfig.dev_metric (= dev_acc for accuracy)
 
 
 @dataclass
 class FitResult:
-    """What `fit_model` returns: the history and where the best dev score was."""
+    """What `fit_model` returns: the history, the kept epoch, its dev accuracy and its dev score."""
 
     history: list[EpochRecord] = field(default_factory=list)
     best_epoch: int = 0
     best_dev_acc: float | None = None
+    best_dev_score: float | None = None  # of TrainConfig.dev_metric; equals best_dev_acc for accuracy
 
 
 def resolve_device(name: str) -> torch.device:
@@ -167,6 +170,7 @@ class _StopOnSignal:
 def _train_epoch(
     net: nn.Module, module: nn.Module, batches: Batches, optimizer: torch.optim.Optimizer, config: TrainConfig,
     device: torch.device, generator: torch.Generator, bar: tqdm | None, stop: _StopOnSignal,
+    weights: Tensor | None = None,
 ) -> tuple[float, float, int, int, bool]:
     """One pass; returns (mean loss, accuracy, steps taken, first non-finite step or -1, stopped by a signal).
 
@@ -175,7 +179,7 @@ def _train_epoch(
     """
     net.train()
     loss_sum = torch.zeros((), device=device)
-    correct = torch.zeros((), device=device, dtype=torch.long)
+    n_correct = torch.zeros((), device=device, dtype=torch.long)
     first_bad = torch.full((), -1, device=device, dtype=torch.long)  # index of the first non-finite loss
     seen, steps, stopped = 0, 0, False
     for step, batch in enumerate(batches.epoch(generator)):
@@ -184,19 +188,19 @@ def _train_epoch(
         batch = batch.to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
             logits = net(*batch.inputs).float()  # (B, K)
+        summed = example_losses(logits, batch.labels, config.multi_label, weights).sum()
         if batch.global_size is None:
-            loss = nn.functional.cross_entropy(logits, batch.labels)
-            example_loss_sum = loss.detach() * len(batch.index)
+            loss = summed / len(batch.index)
         else:  # a rank's slice: scaled so DDP's mean over ranks is the mean over the whole batch
-            summed = nn.functional.cross_entropy(logits, batch.labels, reduction="sum")
-            loss, example_loss_sum = summed * distributed.world()[1] / batch.global_size, summed.detach()
+            loss = summed * distributed.world()[1] / batch.global_size
+        example_loss_sum = summed.detach()
         first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss.detach()), step, first_bad)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         _apply_constraints(module)
         loss_sum += example_loss_sum
-        correct += (logits.argmax(dim=1) == batch.labels).sum()
+        n_correct += correct(logits.detach(), batch.labels, config.multi_label)
         seen += len(batch.index)
         steps += 1
         if bar is not None:
@@ -204,11 +208,11 @@ def _train_epoch(
         if stop.enabled and stop.requested():
             stopped = True
             break
-    loss_sum, correct, seen_total = distributed.all_sum(loss_sum, correct, torch.tensor(seen, device=device))
+    loss_sum, n_correct, seen_total = distributed.all_sum(loss_sum, n_correct, torch.tensor(seen, device=device))
     never = torch.iinfo(torch.long).max
     bad = distributed.all_min(torch.where(first_bad < 0, never, first_bad)).item()
     seen = max(int(seen_total.item()), 1)
-    return loss_sum.item() / seen, correct.item() / seen, steps, -1 if bad == never else bad, stopped
+    return loss_sum.item() / seen, n_correct.item() / seen, steps, -1 if bad == never else bad, stopped
 
 
 @torch.inference_mode()
@@ -247,9 +251,10 @@ def one_thread_if_small(n_tokens: int, device: torch.device) -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-def accuracy(module: nn.Module, batches: Batches, labels: Tensor, device: torch.device) -> float:
-    """Share of examples whose arg-max logit equals the label."""
-    return (predict_logits(module, batches, device).argmax(dim=1) == labels).float().mean().item()
+def accuracy(module: nn.Module, batches: Batches, labels: Tensor, device: torch.device,
+             multi_label: bool = False) -> float:
+    """Share of examples predicted right: the arg-max class, or (multi-label) every label at probability 0.5."""
+    return correct(predict_logits(module, batches, device), labels, multi_label).item() / max(len(labels), 1)
 
 
 def fit_model(
@@ -259,11 +264,15 @@ def fit_model(
     dev: tuple[Batches, Tensor] | None = None,
     resume_dir: str | Path | None = None,
     resume: bool = False,
+    class_weights: Tensor | None = None,
 ) -> FitResult:
     """Train `module` in place and keep the weights `config.selection` chooses.
 
-    selection "accuracy": the epoch with the best dev accuracy (Kim's protocol; without a dev set, the last epoch);
-    "last": the last epoch (a dev set, if given, is only scored). FitResult.best_epoch is the kept epoch.
+    selection "auto", "accuracy", "macro-f1", "micro-f1": the epoch with the best dev score of `config.dev_metric`
+    (Kim's protocol: accuracy; without a dev set, the last epoch); "last": the last epoch (a dev set, if given, is
+    only scored). FitResult.best_epoch is the kept epoch. Patience and the plateau schedule watch the same score.
+    The loss is cross-entropy, or for `config.multi_label` binary cross-entropy per label (labels (B, K) 0/1);
+    `class_weights` weighs classes (single-label) or positives per label (multi-label `pos_weight`).
 
     The learning rate follows `config.lr_schedule`, stepped once after each epoch's dev score.
     resume_dir: after every epoch the state (last and best weights, optimizer, LR schedule, RNG, early stopping) is
@@ -278,6 +287,7 @@ def fit_model(
         device = torch.device("cuda", torch.cuda.current_device())
     generator = seed_everything(config.seed, config.deterministic)
     module.to(device)
+    weights = None if class_weights is None else class_weights.to(device)
     if world_size > 1:
         _use_dense_gradients(module)  # DDP all-reduces dense gradients only
     optimizer = make_optimizer(module, config)
@@ -307,7 +317,7 @@ def fit_model(
         for epoch in range(state.epoch + 1, epochs + 1):
             start, lr = time.perf_counter(), _current_lr(optimizer)
             loss, train_acc, steps, bad, stopped = _train_epoch(net, module, shard, optimizer, config, device,
-                                                                generator, bar, stop)
+                                                                generator, bar, stop, weights)
             if bad >= 0:
                 raise TrainingError(
                     f"training loss became non-finite at step {(epoch - 1) * n_steps + bad + 1} (epoch {epoch}, "
@@ -318,19 +328,18 @@ def fit_model(
                     f"training stopped by {stop.signal or 'a signal to another rank'} after step {steps} of "
                     f"epoch {epoch}; " + _kept(resume_dir, epoch).rstrip("; ")
                 )
-            dev_acc = _dev_accuracy(module, dev, device) if dev is not None else None
-            record = EpochRecord(epoch, loss, train_acc, dev_acc, time.perf_counter() - start, lr)
+            dev_acc, score = _dev_scores(module, dev, device, config) if dev is not None else (None, None)
+            record = EpochRecord(epoch, loss, train_acc, dev_acc, time.perf_counter() - start, lr, score)
             state.history.append(vars(record))
-            _log(rank, _format_record(record, epochs))
-            improved = dev_acc is not None and (state.best_dev_acc is None or dev_acc > state.best_dev_acc)
+            _log(rank, _format_record(record, epochs, config.dev_metric))
+            improved = score is not None and (state.best_dev_score is None or score > state.best_dev_score)
             state.stale = 0 if improved else state.stale + 1
-            if config.selection == "last":  # the kept epoch is always the latest one
-                state.best_epoch, state.best_dev_acc = epoch, dev_acc
-            elif improved:
-                state.best_epoch, state.best_dev_acc = epoch, dev_acc
+            if config.selection == "last" or improved:  # "last": the kept epoch is always the latest one
+                state.best_epoch, state.best_dev_acc, state.best_dev_score = epoch, dev_acc, score
+            if config.selection != "last" and improved:
                 best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
             state.epoch = epoch
-            _step_scheduler(scheduler, optimizer, dev_acc)
+            _step_scheduler(scheduler, optimizer, score)
             if resume_dir is not None and rank == 0:
                 save_train_state(resume_dir, module, optimizer, generator, state, best_state, scheduler)
             if config.patience is not None and state.stale >= config.patience:
@@ -339,7 +348,7 @@ def fit_model(
     if best_state is not None:
         module.load_state_dict(best_state)
     history = [EpochRecord(**r) for r in state.history]
-    return FitResult(history, state.best_epoch, state.best_dev_acc)
+    return FitResult(history, state.best_epoch, state.best_dev_acc, state.best_dev_score)
 
 
 def _kept(resume_dir: Path | None, epoch: int) -> str:
@@ -354,24 +363,32 @@ def _log(rank: int, message: str, *args: object) -> None:
 
 
 @torch.inference_mode()
-def _dev_accuracy(module: nn.Module, dev: tuple[Batches, Tensor], device: torch.device) -> float:
-    """Dev accuracy; under DDP each rank scores whole batches round-robin and the counts are summed."""
+def _dev_scores(module: nn.Module, dev: tuple[Batches, Tensor], device: torch.device,
+                config: TrainConfig) -> tuple[float, float]:
+    """(dev accuracy, dev score of `config.dev_metric`).
+
+    Under DDP each rank scores whole batches round-robin and the counts are summed; an F1 score needs every
+    prediction, so there each rank scores the whole (small) dev set itself.
+    """
     batches, labels = dev
     rank, world_size = distributed.world()
-    if world_size == 1:
-        return accuracy(module, batches, labels, device)
+    if world_size == 1 or config.dev_metric != "accuracy":
+        logits = predict_logits(module, batches, device)  # (N, K)
+        return dev_score(logits, labels, config.multi_label, config.dev_metric)
     module.eval()
-    correct = torch.zeros((), dtype=torch.long)
+    n_correct = torch.zeros((), dtype=torch.long)
     for batch in distributed.RankBatches(batches, rank, world_size).epoch(None):
-        logits = module(*batch.to(device).inputs)  # (B, K)
-        correct += (logits.argmax(dim=1).cpu() == labels[batch.index]).sum()
-    [correct] = distributed.all_sum(correct)
-    return correct.item() / max(len(labels), 1)
+        logits = module(*batch.to(device).inputs).cpu()  # (B, K)
+        n_correct += correct(logits, labels[batch.index], config.multi_label)
+    [n_correct] = distributed.all_sum(n_correct)
+    acc = n_correct.item() / max(len(labels), 1)
+    return acc, acc
 
 
-def _format_record(r: EpochRecord, epochs: int) -> str:
+def _format_record(r: EpochRecord, epochs: int, metric: str = "accuracy") -> str:
     dev = "-" if r.dev_acc is None else f"{r.dev_acc:.4f}"
+    score = "" if metric == "accuracy" or r.dev_score is None else f"  dev {metric} {r.dev_score:.4f}"
     return (
         f"epoch {r.epoch}/{epochs}  loss {r.loss:.4f}  train acc {r.train_acc:.4f}  "
-        f"dev acc {dev}  {r.seconds:.1f}s"
+        f"dev acc {dev}{score}  {r.seconds:.1f}s"
     )

@@ -42,7 +42,8 @@ class TrainState:
 
     epoch: int = 0
     best_epoch: int = 0
-    best_dev_acc: float | None = None
+    best_dev_acc: float | None = None  # dev accuracy of the best epoch
+    best_dev_score: float | None = None  # its dev score (TrainConfig.dev_metric), which chooses it
     stale: int = 0  # epochs since the dev score last improved (patience)
     history: list[dict[str, Any]] = field(default_factory=list)
 
@@ -110,6 +111,8 @@ def load_train_state(
     name, keys, *rest = saved["numpy_random"]
     np.random.set_state((name, np.asarray(keys, dtype=np.uint32), *rest))
     fields = {k: saved[k] for k in ("epoch", "best_epoch", "best_dev_acc", "stale", "history")}
+    # a state saved before dev scores other than accuracy existed chose its epoch by accuracy
+    fields["best_dev_score"] = saved.get("best_dev_score", saved["best_dev_acc"])
     return TrainState(**fields), best
 
 
