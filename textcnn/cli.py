@@ -399,6 +399,41 @@ def evaluate(model_dir: str, dataset: str | None, eval_file: str | None, text_co
     click.echo(json.dumps(metrics) if as_json else format_evaluation(metrics))
 
 
+_SERVE_EXAMPLES = """
+\b
+Examples:
+  textcnn serve --model runs/latest                 # http://127.0.0.1:8000 (demo page), /docs (OpenAPI)
+  curl -s localhost:8000/predict -H 'content-type: application/json' -d '{"texts": ["a gripping , funny film"]}'
+  textcnn serve --batch-window-ms 0 --port 9000     # no micro-batching
+"""
+
+
+@main.command(epilog=_SERVE_EXAMPLES)
+@click.option("--model", default=DEFAULT_MODEL, show_default=True, type=click.Path(), help="A run directory.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="0.0.0.0 to listen on every interface.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
+@click.option("--max-tokens", default=1000, show_default=True, type=click.IntRange(min=1),
+              help="Longer texts are cut to their first N tokens (the response says so).")
+@click.option("--max-texts", default=1000, show_default=True, type=click.IntRange(min=1), help="Texts per request.")
+@click.option("--max-body-bytes", default=1_000_000, show_default=True, type=click.IntRange(min=1),
+              help="Largest request body.")
+@click.option("--batch-window-ms", default=2.0, show_default=True, type=click.FloatRange(min=0),
+              help="Gather concurrent requests this long into one forward pass; 0 = off.")
+@click.option("--max-batch-texts", default=2048, show_default=True, type=click.IntRange(min=1),
+              help="A gathered batch runs as soon as it holds this many texts.")
+@_friendly_errors
+def serve(**opts: Any) -> None:
+    """Serve a trained text model over HTTP: POST /predict, POST /explain, GET /health, GET /info, a demo page at /.
+
+    Needs the serve extra: pip install -e ".[serve]".
+    """
+    from .serve.config import ServeConfig
+    from .serve.run import serve as run_service
+
+    run_service(ServeConfig(**opts))
+
+
 _EXPLAIN_FILTERS_EXAMPLES = """
 \b
 Examples:

@@ -115,3 +115,21 @@ def test_single_label_class_weights_follow_compute_class_weight(corpus) -> None:
     assert clf.class_weights_.tolist() == pytest.approx(expected.tolist())
     assert clf.fit_result_.best_dev_score == pytest.approx(
         f1_score(labels, clf.predict(texts), average="macro"))
+
+
+def test_predict_is_probability_at_or_above_threshold_and_clone_keeps_multi_label(fitted) -> None:
+    from sklearn.base import clone
+
+    clf, texts, _ = fitted
+    assert (clf.predict(texts) == (clf.predict_proba(texts) >= clf.thresholds_)).all()
+    copy = clone(clf)
+    assert copy.get_params()["multi_label"] is True and copy.get_params()["threshold"] == "tune"
+
+
+def test_class_weights_refuse_a_label_without_positive_training_examples() -> None:
+    from textcnn.base.errors import DataError
+
+    texts, labels = cued_corpus(30, 5)
+    clf = TextCNNClassifier(multi_label=True, class_weight="balanced", **{**TINY, "epochs": 1})
+    with pytest.raises(DataError, match=r"\['chess'\] have none"):
+        clf.fit(texts, labels, label_names=["art", "chess", "politics", "sports"])

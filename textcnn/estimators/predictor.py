@@ -117,11 +117,14 @@ class TextPredictor:
         `top_k` most probable labels' probabilities.
         """
         texts = list(texts)
-        probs = self.predict_proba(texts)
-        if not self.multi_label:
-            return prediction_records("text", texts, probs, self.classes, top_k)
-        labels = label_sets_of(decide(probs, self.label_thresholds), probs, self.class_names)
+        return self.records(texts, self.predict_proba(texts), top_k)
+
+    def records(self, texts: Sequence[str], probs: np.ndarray, top_k: int | None = None) -> list[dict[str, Any]]:
+        """`predict_records` of texts whose probabilities (N, K) are already known (e.g. batched by a service)."""
         records = prediction_records("text", texts, probs, self.classes, top_k)
+        if not self.multi_label:
+            return records
+        labels = label_sets_of(decide(probs, self.label_thresholds), probs, self.class_names)
         return [{"text": r["text"], "labels": chosen, "probabilities": r["probabilities"]}
                 for r, chosen in zip(records, labels)]
 
