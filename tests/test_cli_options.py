@@ -53,3 +53,11 @@ def test_the_old_spellings_are_hidden_from_help():
     out = invoke(["train", "--help"]).stdout
     assert "--no-bucket-by-length" in out and "--no-sparse-embeddings" in out
     assert "--no-bucketing" not in out and "--dense-embeddings" not in out
+
+
+def test_every_serve_option_is_a_serve_config_field_with_its_default():
+    from textcnn.serve.config import ServeConfig
+
+    cmd = main.commands["serve"]
+    parsed = cmd.make_context("serve", [], resilient_parsing=False).params
+    assert parsed == {f.name: f.default for f in dataclasses.fields(ServeConfig)}

@@ -183,8 +183,7 @@ def test_bad_input_never_leaves_a_traceback_and_sigterm_stops_cleanly(model, tmp
     server = Server(model, log, "--max-body-bytes", "200")
     for body in (b"{", b'{"texts": [""]}', b"x" * 500, b'{"texts": ["fine"]}'):
         httpx.post(server.url + "/predict", content=body, headers={"content-type": "application/json"})
-    # uvicorn shuts down gracefully, then re-raises SIGTERM so that the parent sees it: -15 is the clean exit
-    assert server.stop() in (0, -signal.SIGTERM)
+    assert server.stop() == 0
     text = log.read_text()
     assert "Traceback" not in text and " 500 " not in text
     assert "Application shutdown complete" in text and "Finished server process" in text

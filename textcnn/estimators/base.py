@@ -41,6 +41,12 @@ def store_params(estimator: Any, params: dict[str, Any]) -> None:
             setattr(estimator, name, value)
 
 
+def require_resume_state(run_dir: Path | None) -> None:
+    """A run directory to resume must hold a committed resume state."""
+    if run_dir is None or not has_train_state(run_dir / RESUME_DIR):
+        raise CheckpointError(f"{run_dir} holds no resume state ({RESUME_DIR}/state.json); nothing to resume")
+
+
 class CNNClassifierBase(ClassifierMixin, BaseEstimator):
     """scikit-learn classifier plumbing and the fit skeleton; subclasses add their task's data and model hooks."""
 
@@ -157,8 +163,7 @@ class CNNClassifierBase(ClassifierMixin, BaseEstimator):
     def _prepare_checkpoint(self, run_dir: Path, resume: bool) -> Path:
         """The resume folder of `run_dir`: described for a fresh run, checked against this run when resuming."""
         if resume:
-            if not has_train_state(run_dir / RESUME_DIR):
-                raise CheckpointError(f"{run_dir} holds no resume state ({RESUME_DIR}/state.json); nothing to resume")
+            require_resume_state(run_dir)
             check_resumable(run_dir, self._description(), list(self.classes_))
         elif distributed.is_primary():
             run_dir.mkdir(parents=True, exist_ok=True)

@@ -57,7 +57,9 @@ class TextPredictor:
         cls, saved: SavedRun, path: str | os.PathLike, device: str = "auto", max_tokens: int | None = MAX_TOKENS
     ) -> TextPredictor:
         """The model of a run directory `load_run(path)` has read (the weights are checked against its config)."""
-        module = TextCNN(saved.module_config, len(saved.vocab), len(saved.label_names))
+        config = saved.module_config
+        placeholder = torch.empty(len(saved.vocab), config.embedding_dim)  # the saved weights replace it: no RNG work
+        module = TextCNN(config, len(saved.vocab), len(saved.label_names), placeholder)
         load_weights_into(module, saved.state_dict, str(path))
         resolved = resolve_device(device)
         data = saved.data_config

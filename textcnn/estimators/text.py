@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..base.config import MAX_TOKENS, TOKENIZER_VERSION, DataConfig, TextCNNConfig
-from ..base.errors import CheckpointError, ConfigError, DataError
+from ..base.errors import ConfigError, DataError
 from ..data.batches import TokenBatches
 from ..data.embeddings import VECTORS_ENV, build_embedding_matrix, resolve_vectors, save_vectors, vectors_source
 from ..data.files import TextDataset
@@ -22,8 +22,7 @@ from ..models.text import TextCNN
 from ..storage.rundir import SavedRun, load_run
 from ..training import distributed
 from ..training.loop import predict_logits, resolve_device
-from ..training.resume import RESUME_DIR, has_train_state
-from .base import CNNClassifierBase, store_params
+from .base import CNNClassifierBase, require_resume_state, store_params
 from .labels import label_matrix
 from .predictor import PREDICT_BATCH_SIZE, TextPredictor, check_texts, tokenize_texts, warn_caller
 
@@ -185,8 +184,7 @@ class TextCNNClassifier(CNNClassifierBase):
 
     def _rebuild_from(self, run_dir: Path | None) -> None:
         """The vocabulary and the model of the run being resumed (its weights come from the resume state)."""
-        if run_dir is None or not has_train_state(run_dir / RESUME_DIR):
-            raise CheckpointError(f"{run_dir} holds no resume state ({RESUME_DIR}/state.json); nothing to resume")
+        require_resume_state(run_dir)
         saved = load_run(run_dir, task="text", weights=False)
         self.vocab_, self.coverage_, self.word2vec_ = saved.vocab, None, None
         self._set_module(TextCNN(saved.module_config, len(saved.vocab), len(saved.label_names)))

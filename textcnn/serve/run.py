@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +36,14 @@ def serve(config: ServeConfig) -> None:
     import uvicorn
 
     log.info("serving %s on http://%s:%d (docs at /docs)", config.model, config.host, config.port)
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises it to the handler in force before it started:
+    # this one makes that a normal exit (status 0), not a death by signal
+    signal.signal(signal.SIGTERM, _exit_normally)
     uvicorn.run(app, host=config.host, port=config.port, log_level="info", timeout_graceful_shutdown=10)
+
+
+def _exit_normally(signum: int, frame: object) -> None:
+    sys.exit(0)
 
 
 def _require_extra() -> None:
