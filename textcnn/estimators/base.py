@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,6 +23,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ..base.config import THRESHOLD_TUNE, BatchConfig, TrainConfig, to_json
 from ..base.errors import CheckpointError, ConfigError, DataError, TextCNNError
+from ..storage.card import write_model_card
+from ..storage.hub import resolve_run, upload_run
 from ..storage.rundir import TASKS, SavedRun, check_resumable, describe_run, load_run, prepare_run_dir, save_run
 from ..training import distributed
 from ..training.loop import FitResult, fit_model, predict_logits, resolve_device
@@ -180,6 +183,7 @@ class CNNClassifierBase(ClassifierMixin, BaseEstimator):
 
     def _save_files(self, run_dir: Path) -> None:
         save_run(run_dir, self.module_, self._description(), list(self.classes_), getattr(self, "vocab_", None))
+        write_model_card(run_dir)
 
     def _description(self) -> dict[str, Any]:
         """config.json's contents: every section config, and what training fixed."""
@@ -210,6 +214,28 @@ class CNNClassifierBase(ClassifierMixin, BaseEstimator):
         clf.device_ = resolve_device(clf.device)
         clf.module_ = clf._restore(saved, str(path)).to(clf.device_).eval()
         return clf
+
+    @classmethod
+    def from_pretrained(
+        cls, path_or_repo_id: str | os.PathLike, *, revision: str | None = None,
+        cache_dir: str | os.PathLike | None = None, token: str | None = None, local_files_only: bool = False,
+        device: str | None = None, **overrides: Any,
+    ) -> CNNClassifierBase:
+        """`load` a local run directory, or a Hugging Face Hub repo id (`owner/name`) through its cached snapshot."""
+        run_dir = resolve_run(path_or_repo_id, revision=revision, cache_dir=cache_dir, token=token,
+                              local_files_only=local_files_only)
+        return cls.load(run_dir, device=device, **overrides)
+
+    def push_to_hub(self, repo_id: str, *, private: bool = False, token: str | None = None,
+                    commit_message: str = "Upload textcnn model") -> str:
+        """Save this model (with its model card) and upload it as the Hub model repo `repo_id`; the commit URL.
+
+        To publish a job's run directory with its metrics and job.json, use `textcnn.storage.hub.upload_run`.
+        """
+        self._check_fitted()
+        with tempfile.TemporaryDirectory() as tmp:
+            run_dir = self.save(Path(tmp) / repo_id.split("/")[-1])
+            return upload_run(run_dir, repo_id, private=private, token=token, commit_message=commit_message)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "module_"):

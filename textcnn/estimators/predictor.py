@@ -53,6 +53,15 @@ class TextPredictor:
         return cls.from_saved(load_run(path, task="text"), path, device, max_tokens)
 
     @classmethod
+    def from_pretrained(
+        cls, path_or_repo_id: str | os.PathLike, device: str = "auto", max_tokens: int | None = MAX_TOKENS, **hub: Any
+    ) -> TextPredictor:
+        """`load` a local run directory or a Hub repo id (`hub`: revision, cache_dir, token, local_files_only)."""
+        from ..storage.hub import resolve_run
+
+        return cls.load(resolve_run(path_or_repo_id, **hub), device, max_tokens)
+
+    @classmethod
     def from_saved(
         cls, saved: SavedRun, path: str | os.PathLike, device: str = "auto", max_tokens: int | None = MAX_TOKENS
     ) -> TextPredictor:

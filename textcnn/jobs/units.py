@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,13 +30,14 @@ from typing import Any, TypeVar
 
 from ..base.atomic import read_json, write_json
 from ..base.errors import CheckpointError, TrainingInterrupted
-from ..storage.rundir import prepare_run_dir
+from ..storage.card import JOB, write_model_card
+from ..storage.rundir import CONFIG, prepare_run_dir
 from ..training.resume import RESUME_DIR, STATE, has_train_state
 
 log = logging.getLogger(__name__)
 
 CLAIM = "claimed_by.json"
-JOB, CURVE = "job.json", "training_curve.png"  # a job's description and each unit's training-curve PNG
+CURVE = "training_curve.png"  # each unit's training-curve PNG (JOB: a job's description, job.json)
 U = TypeVar("U")
 Result = dict[str, Any]
 
@@ -118,6 +120,8 @@ def run_unit(
         result.parent.mkdir(parents=True, exist_ok=True)
         write_json(result, metrics)
         _finish(folder, result)
+        if result.parent == folder and (folder / CONFIG).is_file():  # a run directory: its card gets the metrics
+            write_model_card(folder)
     return metrics
 
 
@@ -134,7 +138,7 @@ def job_directory(
     created = not run_dir.exists()
     if primary and not resume:
         prepare_run_dir(run_dir, force)  # fail before training, not after
-        write_json(run_dir / JOB, job)
+        write_json(run_dir / JOB, {**job, "argv": sys.argv})  # the command line the model card quotes
     try:
         yield
     except TrainingInterrupted as err:
