@@ -64,6 +64,8 @@ def test_evaluate_gives_the_per_class_report_of_scikit_learn(run) -> None:
     assert metrics["multi_label"] and set(metrics["per_class"]) == {"art", "politics", "sports"}
     assert {"precision", "recall", "f1", "support", "roc_auc"} == set(metrics["per_class"]["art"])
     assert 0.0 <= metrics["hamming_loss"] <= 1.0 and "confusion_matrix" not in metrics
+    saved = json.loads((run / "run" / "evaluation_test_train.json").read_text())  # source "test" (the file), split
+    assert saved["per_class"] == metrics["per_class"] and metrics["report"].endswith("evaluation_test_train.json")
     text = invoke(["evaluate", "--model", str(run / "run"), "--file", str(run / "test.jsonl")]).stdout
     assert "subset accuracy" in text and "Hamming loss" in text and "roc-auc" in text
 

@@ -318,7 +318,8 @@ def evaluate_run(
 ) -> dict[str, Any]:
     """Accuracy, micro/macro F1, a per-class report (precision, recall, F1, support, ROC-AUC) and, single-label,
     the confusion matrix of a saved model on one split of a source; multi-label adds the Hamming loss (and
-    accuracy is subset accuracy). See `textcnn.analysis.metrics.classification_metrics`.
+    accuracy is subset accuracy). See `textcnn.analysis.metrics.classification_metrics`. The report is also
+    written to `evaluation_<source>_<split>.json` in `model_dir`.
 
     With `plot` (single-label), the confusion matrix is also drawn to `confusion_<source>_<split>.png` in `model_dir`.
     """
@@ -338,7 +339,17 @@ def evaluate_run(
     if plot and not clf.multi_label:
         path = Path(model_dir) / f"confusion_{source.name}_{split}.png"
         metrics["plot"] = str(plot_confusion(metrics["confusion_matrix"], labels, path, f"{source.name} {split}"))
+    _keep_report(Path(model_dir) / f"evaluation_{source.name}_{split}.json", metrics)
     return metrics
+
+
+def _keep_report(path: Path, metrics: dict[str, Any]) -> None:
+    """The report as JSON beside the model; a read-only model folder (e.g. a Hub cache) only logs why not."""
+    try:
+        write_json(path, metrics)
+        metrics["report"] = str(path)
+    except OSError as err:
+        log.warning("could not write %s (%s); the report is printed only", path, err)
 
 
 def _true_labels(data: TextDataset, classes: list[str], where: str) -> np.ndarray:
@@ -381,6 +392,7 @@ def format_evaluation(metrics: dict[str, Any]) -> str:
                   " " * width + "".join(f"{x:>{width + 1}}" for x in labels)]
         for name, row in zip(labels, metrics["confusion_matrix"]):
             lines.append(f"{name:<{width}}" + "".join(f"{n:>{width + 1}}" for n in row))
-    if "plot" in metrics:
-        lines.append(f"plot: {metrics['plot']}")
+    for key in ("plot", "report"):
+        if key in metrics:
+            lines.append(f"{key}: {metrics[key]}")
     return "\n".join(lines)
