@@ -23,7 +23,7 @@ from tests.cli_helpers import fails, invoke
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--variant", "rand", "--embedding-dim", "8", "--n-filters", "4", "--epochs", "2"]
 RUN_FILES = ("model.safetensors", "config.json", "vocab.json", "labels.json", "metrics.json", "training_curve.png",
-             "job.json")
+             "job.json", "README.md")
 DEMO_LABELS = ["negative", "positive"]
 
 no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error when CUDA is absent")

@@ -434,6 +434,31 @@ def serve(**opts: Any) -> None:
     run_service(ServeConfig(**opts))
 
 
+_EXPORT_EXAMPLES = """
+\b
+Examples:
+  textcnn export --model runs/latest --format onnx --out exported/demo
+  textcnn export --model runs/image/latest --out exported/digits --force
+"""
+
+
+@main.command("export", epilog=_EXPORT_EXAMPLES)
+@click.option("--model", "model_dir", default=DEFAULT_MODEL, show_default=True, type=click.Path(),
+              help="A run directory (text or image).")
+@click.option("--format", "fmt", type=click.Choice(["onnx"]), default="onnx", show_default=True)
+@click.option("--out", required=True, type=click.Path(), help="The folder to write.")
+@click.option("--force", is_flag=True, help="Overwrite a non-empty --out folder.")
+@_friendly_errors
+def export_model(model_dir: str, fmt: str, out: str, force: bool) -> None:
+    """Export a trained model as ONNX (probabilities out) with its tokenizer, vocabulary, labels and contract.
+
+    Needs the onnx extra: pip install -e ".[onnx]".
+    """
+    from .export.to_onnx import export_run
+
+    click.echo(f"exported {export_run(model_dir, out, force=force)}")
+
+
 _EXPLAIN_FILTERS_EXAMPLES = """
 \b
 Examples:

@@ -60,3 +60,4 @@ def test_config_dict_round_trip_and_unknown_keys():
     assert config_from_dict(TextCNNConfig, config_to_dict(cfg)) == cfg
     with pytest.raises(ConfigError, match="unknown TextCNNConfig keys \\['width'\\]; valid keys: variant"):
         config_from_dict(TextCNNConfig, {"width": 3})
+

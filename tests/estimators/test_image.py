@@ -49,7 +49,7 @@ def test_one_image_alone_gets_the_same_prediction_as_in_a_batch(fitted, digits):
 
 def test_save_load_gives_identical_predictions(fitted, digits, tmp_path):
     run = fitted.save(tmp_path / "run")
-    assert sorted(p.name for p in run.iterdir()) == ["config.json", "labels.json", "model.safetensors"]
+    assert sorted(p.name for p in run.iterdir()) == ["README.md", "config.json", "labels.json", "model.safetensors"]
     assert json.loads((run / "config.json").read_text())["task"] == "image"
     loaded = ImageCNNClassifier.load(run, device="cpu")
     images = digits["test"].images[:50]

@@ -70,7 +70,8 @@ def test_learning_on_a_real_sst2_slice(tmp_path):
 
 TINY = dict(variant="rand", embedding_dim=8, n_filters=4, epochs=2, device="cpu")
 # what a finished unit directory holds: the best-dev model, its metrics and curve; no resume state, no claim
-UNIT_FILES = ["config.json", "labels.json", "metrics.json", "model.safetensors", "training_curve.png", "vocab.json"]
+UNIT_FILES = ["README.md", "config.json", "labels.json", "metrics.json", "model.safetensors", "training_curve.png",
+              "vocab.json"]
 
 
 def test_n_seeds_trains_one_unit_per_seed_and_summarises(tmp_path):

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 from ..base.atomic import read_json, write_json
 from ..base.errors import CheckpointError, TrainingInterrupted
 from ..storage.card import JOB, write_model_card
-from ..storage.rundir import CONFIG, prepare_run_dir
+from ..storage.rundir import CONFIG, LABELS, prepare_run_dir
 from ..training.resume import RESUME_DIR, STATE, has_train_state
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,8 @@ def run_unit(
         result.parent.mkdir(parents=True, exist_ok=True)
         write_json(result, metrics)
         _finish(folder, result)
-        if result.parent == folder and (folder / CONFIG).is_file():  # a run directory: its card gets the metrics
+        if result.parent == folder and (folder / CONFIG).is_file() and (folder / LABELS).is_file():
+            # a run directory: its model card gets the metrics
             write_model_card(folder)
     return metrics
 
