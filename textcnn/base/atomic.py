@@ -37,11 +37,11 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def read_json(path: Path) -> Any:
-    """Read a JSON file of a run directory; a missing or broken file is a CheckpointError."""
+def read_json(path: Path, folder: str = "textcnn run directory") -> Any:
+    """Read a JSON file of a `folder` (a run directory, an export); a missing or broken file is a CheckpointError."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as err:
-        raise CheckpointError(f"{path} is missing: {path.parent} is not a complete textcnn run directory") from err
+        raise CheckpointError(f"{path} is missing: {path.parent} is not a complete {folder}") from err
     except (OSError, ValueError) as err:
-        raise CheckpointError(f"{path} is not valid JSON ({err}); the run directory is corrupt") from err
+        raise CheckpointError(f"{path} is not valid JSON ({err}); the {folder} is corrupt") from err

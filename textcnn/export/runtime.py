@@ -10,7 +10,6 @@ per batch of similar lengths, and the graph gives the probabilities. It imports 
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..base.atomic import read_json
 from ..base.errors import CheckpointError, ConfigError, DataError
 from ..base.tokens import PAD_ID
 from ..data.tokenizer import Tokenizer, Vocabulary
@@ -168,12 +168,7 @@ def read_contract(path: Path, task: str) -> dict[str, Any]:
 
 
 def _read(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise CheckpointError(f"{path} is missing: {path.parent} is not a complete export") from err
-    except (OSError, ValueError) as err:
-        raise CheckpointError(f"{path} is not valid JSON ({err})") from err
+    return read_json(path, "textcnn ONNX export")
 
 
 def _session(path: Path, threads: int | None) -> Any:
