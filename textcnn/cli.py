@@ -266,6 +266,7 @@ Examples:
               help="Longer texts are cut to their first N tokens, with a warning.")
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="adadelta", show_default=True)
 @click.option("--lr", type=float, help="Default 1.0 (Adadelta) or 1e-3 (Adam).")
+@click.option("--adam-eps", default=1e-8, show_default=True, help="Adam's ε (PyTorch's default; Keras's is 1e-7).")
 @click.option("--epochs", default=25, show_default=True)
 @click.option("--batch-size", default=50, show_default=True)
 @_selection_options
@@ -531,8 +532,14 @@ Examples:
 @click.option("--idx-dir", type=click.Path(), help="A folder with the four MNIST-format IDX files (.gz allowed).")
 @click.option("--model", default="digits-cnn", show_default=True,
               help="digits-cnn, mnist-cnn, wide-cnn, wide-cnn-bn, lenet5, cifar-net or resnet18.")
+@click.option("--init", default="torch", show_default=True,
+              help="Conv and linear weights: torch (PyTorch's defaults) or keras (Glorot-uniform, zero biases).")
+@click.option("--bn-momentum", default=0.1, show_default=True,
+              help="Batch-norm running-stats momentum, PyTorch's convention (Keras's momentum 0.99 = 0.01 here).")
+@click.option("--bn-eps", default=1e-5, show_default=True, help="Batch-norm ε (PyTorch's default; Keras's is 1e-3).")
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="adam", show_default=True)
 @click.option("--lr", type=float, help="Default 1e-3 (Adam), 0.01 (SGD) or 1.0 (Adadelta).")
+@click.option("--adam-eps", default=1e-8, show_default=True, help="Adam's ε (PyTorch's default; Keras's is 1e-7).")
 @click.option("--momentum", default=0.9, show_default=True, help="SGD momentum.")
 @click.option("--epochs", default=60, show_default=True)
 @click.option("--batch-size", default=16, show_default=True)

@@ -31,6 +31,22 @@ from .paths import RESULTS, STATES
 
 Splits = dict[str, ImageDataset]
 
+# --protocol: "ours" = our settings (a dev split held out, the best-dev epoch, PyTorch's layer defaults);
+# "keras" = the course material's Keras protocol (issue 21): `model.fit` on every training image without validation
+# data, the weights after the last epoch, and Keras's layer and optimizer defaults
+PROTOCOLS: tuple[str, ...] = ("ours", "keras")
+KERAS_BATCH_SIZE = 32  # Keras's `model.fit(batch_size=None)` default
+# Keras's defaults that differ from PyTorch's: Conv2D/Dense glorot_uniform weights and zero biases;
+# BatchNormalization(momentum=0.99, epsilon=1e-3), i.e. PyTorch momentum 0.01 (PyTorch weighs the new batch, Keras
+# the old value); Adam(epsilon=1e-7)
+KERAS_DEFAULTS: dict[str, Any] = {"init": "keras", "bn_momentum": 0.01, "bn_eps": 1e-3, "adam_eps": 1e-7}
+KERAS_FIT: dict[str, Any] = {"dev_fraction": 0.0, "selection": "last"}  # all training images, the last epoch
+
+
+def keras_protocol(batch_size: int = KERAS_BATCH_SIZE) -> dict[str, Any]:
+    """The estimator parameters of the Keras protocol: batch size, no dev split, last epoch, Keras defaults."""
+    return {"batch_size": batch_size, **KERAS_FIT, **KERAS_DEFAULTS}
+
 
 def load_fashion(limit: int | None) -> Splits:
     """Fashion-MNIST train/test from the local IDX files; train cut to its first `limit` images."""
@@ -47,7 +63,8 @@ def model_parameters(model: str) -> int:
 
 def run_row(path: Path, clf: ImageCNNClassifier, splits: Splits | Callable[[], Splits],
             extra: dict[str, Any]) -> None:
-    """Fit `clf` on train (10% held out for the best-dev epoch), score test once, write the row's JSON.
+    """Fit `clf` on train (its `dev_fraction` held out for the best-dev epoch, or none), score test once, write
+    the row's JSON.
 
     The row is a unit of `textcnn.jobs.units`: skipped when its JSON exists or another live process trains it,
     resumed from its state under runs/benchmarks/ when an earlier process was cut off.
@@ -74,6 +91,8 @@ def _fit_row(clf: ImageCNNClassifier, splits: Splits | Callable[[], Splits], ext
         **extra, "model": clf.model, "optimizer": clf.optimizer, "lr": clf.lr, "momentum": clf.momentum,
         "batch_size": clf.batch_size, "max_epochs": clf.epochs, "patience": clf.patience, "seed": clf.seed,
         "lr_schedule": clf.lr_schedule, "lr_factor": clf.lr_factor, "lr_patience": clf.lr_patience,
+        "dev_fraction": clf.dev_fraction, "selection": clf.selection, "init": clf.init,
+        "bn_momentum": clf.bn_momentum, "bn_eps": clf.bn_eps, "adam_eps": clf.adam_eps,
         "epochs_run": len(result.history), "best_epoch": result.best_epoch, "best_dev_acc": result.best_dev_acc,
         "train_images": len(train), "parameters": model_parameters(clf.model),
         "test_acc": float(clf.score(test.images, names[test.labels])),
@@ -99,7 +118,7 @@ def accuracy_text(runs: list[dict[str, Any]]) -> str:
 
 
 def setup_text(runs: list[dict[str, Any]]) -> str:
-    """Training images, epochs run (best-dev epoch) and wall time of a row, from its JSON files."""
+    """Training images, epochs run (kept epoch) and wall time of a row, from its JSON files."""
     if not runs:
         return "– | – | –"
     images = ", ".join(sorted({f"{r['train_images']:,}" for r in runs}))
@@ -115,6 +134,13 @@ def command_text(script: str, options: str, cells: Path) -> str:
         return f"`python -m benchmarks.{script} {options} --seed {seeds[0]}`"
     listed = " ".join(str(s) for s in seeds)
     return f"`for seed in {listed}; do python -m benchmarks.{script} {options} --seed $seed; done`"
+
+
+def add_protocol_arg(parser: argparse.ArgumentParser) -> None:
+    """--protocol ours|keras (see PROTOCOLS)."""
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="ours",
+                        help="ours: a dev split, the best-dev epoch, PyTorch's defaults; keras: the course material's "
+                             "Keras protocol (every training image, the last epoch, Keras's defaults)")
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -134,6 +160,7 @@ def parse_common(parser: argparse.ArgumentParser) -> argparse.Namespace:
     return args
 
 
-def cells_dir(name: str, limit: int | None) -> Path:
-    """Where a benchmark's per-row JSON lives (runs on a limited slice kept apart)."""
-    return RESULTS / name / (f"limit{limit}" if limit else "")
+def cells_dir(name: str, limit: int | None, protocol: str = "ours") -> Path:
+    """Where a benchmark's per-row JSON lives: "ours" at the top, another protocol in its own folder, runs on a
+    limited slice kept apart."""
+    return RESULTS / name / ("" if protocol == "ours" else protocol) / (f"limit{limit}" if limit else "")

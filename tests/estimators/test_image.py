@@ -183,3 +183,69 @@ def test_cli_train_image_stopped_by_sigterm_resumes_to_the_uninterrupted_result(
     assert [h["loss"] for h in again["history"]] == [h["loss"] for h in straight["history"]]
     finished = runner.invoke(main, ["train-image", "--resume", str(tmp_path / "run")])
     assert finished.exit_code == 2 and "nothing to resume" in finished.output
+
+
+# ---- init and defaults options (issue 21): saved in config.json, reloaded, old runs load as before ----
+KERAS = dict(init="keras", bn_momentum=0.01, bn_eps=1e-3, adam_eps=1e-7)  # Keras's defaults
+
+
+def _batch_norms(clf):
+    import torch
+
+    return [m for m in clf.module_.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+
+
+def test_keras_defaults_are_saved_and_reloaded(digits, tmp_path):
+    train = digits["train"]
+    clf = ImageCNNClassifier(epochs=1, device="cpu", **KERAS).fit(train.images[:64], train.labels[:64])
+    assert clf.train_config().adam_eps == 1e-7
+    config = json.loads((clf.save(tmp_path / "run") / "config.json").read_text())
+    assert {k: config["model"][k] for k in ("init", "bn_momentum", "bn_eps")} == {
+        "init": "keras", "bn_momentum": 0.01, "bn_eps": 1e-3}
+    assert config["train"]["adam_eps"] == 1e-7
+    loaded = ImageCNNClassifier.load(tmp_path / "run", device="cpu")
+    assert {k: loaded.get_params()[k] for k in KERAS} == KERAS
+    assert [(m.momentum, m.eps) for m in _batch_norms(loaded)] == [(0.01, 1e-3)]
+    images = digits["test"].images[:20]
+    np.testing.assert_array_equal(loaded.predict_proba(images), clf.predict_proba(images))
+
+
+def test_a_run_saved_before_the_options_loads_with_todays_behaviour(digits, tmp_path):
+    train = digits["train"]
+    clf = ImageCNNClassifier(epochs=1, device="cpu").fit(train.images[:64], train.labels[:64])
+    path = clf.save(tmp_path / "run") / "config.json"
+    config = json.loads(path.read_text())
+    for key in ("init", "bn_momentum", "bn_eps"):
+        del config["model"][key]
+    del config["train"]["adam_eps"]
+    path.write_text(json.dumps(config))
+    loaded = ImageCNNClassifier.load(tmp_path / "run", device="cpu")
+    assert {k: loaded.get_params()[k] for k in KERAS} == {"init": "torch", "bn_momentum": 0.1, "bn_eps": 1e-5,
+                                                            "adam_eps": 1e-8}
+    assert [(m.momentum, m.eps) for m in _batch_norms(loaded)] == [(0.1, 1e-5)]
+    images = digits["test"].images[:20]
+    np.testing.assert_array_equal(loaded.predict_proba(images), clf.predict_proba(images))
+
+
+def test_keras_init_changes_the_initial_weights_for_the_same_seed(digits):
+    train = digits["train"]
+    a, b = (ImageCNNClassifier(epochs=1, device="cpu", dry_run=True, dry_run_batches=1, init=init)
+            .fit(train.images[:32], train.labels[:32]) for init in ("torch", "keras"))
+    head_a, head_b = a.module_.head.linear.bias, b.module_.head.linear.bias
+    assert not np.allclose(head_a.detach().numpy(), head_b.detach().numpy())
+
+
+def test_cli_train_image_takes_the_init_and_defaults_options(tmp_path):
+    result = CliRunner().invoke(main, ["train-image", "--epochs", "1", "--batch-size", "64", "--device", "cpu",
+                                       "--init", "keras", "--bn-momentum", "0.01", "--bn-eps", "1e-3",
+                                       "--adam-eps", "1e-7", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (config["model"]["init"], config["model"]["bn_momentum"], config["model"]["bn_eps"],
+            config["train"]["adam_eps"]) == ("keras", 0.01, 1e-3, 1e-7)
+
+
+def test_cli_train_image_refuses_an_unknown_init_without_traceback(tmp_path):
+    result = CliRunner().invoke(main, ["train-image", "--init", "glorot", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "init must be one of torch, keras" in result.output and "Traceback" not in result.output

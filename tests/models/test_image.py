@@ -4,12 +4,17 @@ Big models are built on the meta device, so counting VGG-16's 138M parameters al
 torchvision cannot be installed beside this torch, so every expected count is hard-coded with its source.
 """
 
+import math
+
 import pytest
 import torch
+from torch import nn
 
+from textcnn.base.config import config_from_dict
 from textcnn.base.errors import ConfigError
 from textcnn.models.core import BranchBank, ConvUnit, Residual
 from textcnn.models.image import (
+    MODELS,
     Conv,
     ImageCNN,
     ImageCNNConfig,
@@ -151,3 +156,97 @@ def test_same_padding_with_stride_is_refused():
 ])
 def test_fc_vs_cnn_models_share_the_parameter_budget(builder, expected):
     assert count_parameters(builder()) == expected
+
+
+# ---- init and batch-norm options (issue 21: Keras's defaults) ----
+KERAS = dict(init="keras", bn_momentum=0.01, bn_eps=1e-3)  # Keras's BatchNormalization(momentum=0.99, epsilon=1e-3)
+
+
+def _config(model: str, **kwargs) -> ImageCNNConfig:
+    size = MODELS[model].image_size or 32
+    return ImageCNNConfig(model=model, in_channels=3 if model in ("cifar-net", "resnet18") else 1, image_size=size,
+                          **kwargs)
+
+
+def _weighted_layers(module: nn.Module) -> list[nn.Module]:
+    return [m for m in module.modules() if isinstance(m, nn.modules.conv._ConvNd | nn.Linear)]
+
+
+def _fans(layer: nn.Module) -> tuple[int, int]:
+    receptive = layer.weight[0, 0].numel()  # k·k for a conv, 1 for a linear layer
+    return layer.weight.shape[1] * receptive, layer.weight.shape[0] * receptive
+
+
+@pytest.mark.parametrize("model", ["digits-cnn", "wide-cnn-bn", "cifar-net"])
+def test_keras_init_draws_glorot_uniform_weights_and_zero_biases(model):
+    torch.manual_seed(0)
+    layers = _weighted_layers(build_model(_config(model, init="keras"), 10))
+    differs = 0
+    for layer in layers:
+        fan_in, fan_out = _fans(layer)
+        glorot = math.sqrt(6 / (fan_in + fan_out))  # Glorot & Bengio 2010, Keras's glorot_uniform
+        kaiming = 1 / math.sqrt(fan_in)  # PyTorch's kaiming_uniform_(a=√5) bound
+        w = layer.weight.abs()
+        assert w.max() <= glorot
+        if w.numel() >= 50:
+            assert w.max() > 0.8 * glorot  # fills the Glorot range, not a narrower one
+        if glorot > 1.2 * kaiming:
+            assert w.max() > kaiming  # beyond PyTorch's default bound: not PyTorch's init
+            differs += 1
+        if layer.bias is not None:
+            assert torch.count_nonzero(layer.bias) == 0
+    assert differs > 0  # each model has layers where the two inits tell apart
+
+
+def test_torch_init_is_pytorchs_default_and_unchanged():
+    torch.manual_seed(0)
+    plain = MODELS["digits-cnn"].builder((1, 8, 8), 10)
+    torch.manual_seed(0)
+    built = build_model(ImageCNNConfig(), 10)
+    assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), built.state_dict().values()))
+    biases = [layer.bias for layer in _weighted_layers(built) if layer.bias is not None]
+    assert biases and all(torch.count_nonzero(b) > 0 for b in biases)  # PyTorch's uniform biases
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_init_and_batch_norm_options_keep_the_parameter_count_and_set_every_batch_norm(model):
+    with torch.device("meta"):
+        default = build_model(_config(model), 10)
+        keras = build_model(_config(model, **KERAS), 10)
+    assert count_parameters(keras) == count_parameters(default)
+    norms = [m for m in keras.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    assert all((m.momentum, m.eps) == (0.01, 1e-3) for m in norms)
+    assert all((m.momentum, m.eps) == (0.1, 1e-5)
+               for m in default.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm))
+    if model in ("digits-cnn", "wide-cnn-bn", "resnet18"):
+        assert norms  # these models have batch-norm layers to set
+
+
+def test_batch_norm_momentum_is_pytorchs_convention():
+    torch.manual_seed(0)
+    model = build_model(ImageCNNConfig(bn_momentum=0.01), 10).train()
+    norm = next(m for m in model.modules() if isinstance(m, nn.BatchNorm2d))
+    seen = []
+    norm.register_forward_pre_hook(lambda _, inputs: seen.append(inputs[0].detach()))
+    model(torch.rand(16, 1, 8, 8))
+    # the running mean starts at 0; one batch moves it 1% of the way to the batch mean (Keras's momentum 0.99)
+    torch.testing.assert_close(norm.running_mean, 0.01 * seen[0].mean(dim=(0, 2, 3)))
+
+
+def test_an_old_config_without_the_new_keys_gets_todays_behaviour():
+    config = config_from_dict(ImageCNNConfig, {"model": "digits-cnn", "in_channels": 1, "image_size": 8})
+    assert (config.init, config.bn_momentum, config.bn_eps) == ("torch", 0.1, 1e-5)
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("init", "glorot", "init must be one of torch, keras"),
+    ("bn_momentum", 0.0, r"bn_momentum must be in \(0, 1\]"),
+    ("bn_momentum", 0.99, None),  # allowed (PyTorch's convention), though Keras's 0.99 means 0.01 here
+    ("bn_eps", 0.0, "bn_eps must be positive"),
+])
+def test_bad_init_or_batch_norm_settings_are_config_errors(field, value, message):
+    if message is None:
+        ImageCNNConfig(**{field: value})
+        return
+    with pytest.raises(ConfigError, match=message):
+        ImageCNNConfig(**{field: value})

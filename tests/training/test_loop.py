@@ -9,7 +9,7 @@ from torch import nn
 from textcnn.base.config import TrainConfig
 from textcnn.base.errors import ConfigError, TextCNNError, TrainingError
 from textcnn.data.batches import Batch
-from textcnn.training.loop import fit_model, predict_logits, resolve_device
+from textcnn.training.loop import fit_model, make_optimizer, predict_logits, resolve_device
 
 
 class TensorBatches:
@@ -287,3 +287,17 @@ def test_selection_last_refuses_patience():
         TrainConfig(selection="last", patience=2)
     with pytest.raises(ConfigError, match="selection must be one of auto, accuracy, macro-f1, micro-f1, last"):
         TrainConfig(selection="best")
+
+
+def test_adam_eps_reaches_adam_and_only_adam():
+    module = nn.Linear(2, 2)
+    assert make_optimizer(module, TrainConfig(optimizer="adam")).param_groups[0]["eps"] == 1e-8  # PyTorch's default
+    keras = make_optimizer(module, TrainConfig(optimizer="adam", adam_eps=1e-7))  # Keras's Adam ε
+    assert isinstance(keras, torch.optim.Adam) and keras.param_groups[0]["eps"] == 1e-7
+    adadelta = make_optimizer(module, TrainConfig(optimizer="adadelta", adam_eps=1e-7))
+    assert adadelta.param_groups[0]["eps"] == 1e-6  # Adadelta keeps its own `eps`
+
+
+def test_adam_eps_must_be_positive():
+    with pytest.raises(ConfigError, match="adam_eps must be positive"):
+        TrainConfig(adam_eps=0.0)

@@ -151,6 +151,7 @@ class TrainConfig:
     lr: float | None = None  # None: 1.0 for Adadelta, 1e-3 for Adam, 0.01 for SGD
     rho: float = 0.95  # Kim's released code, Adadelta decay
     eps: float = 1e-6  # Kim's released code, Adadelta epsilon
+    adam_eps: float = 1e-8  # Adam's ε: PyTorch's default (Kingma & Ba 2015); Keras's is 1e-7
     momentum: float = 0.9  # SGD only (the usual image-CNN value, e.g. He et al. 2016 §3.4)
     epochs: int = runtime(25)  # Kim's released code, n_epochs; a resumed run may be given more
     patience: int | None = None  # stop after this many epochs without a better dev score; None = all epochs
@@ -180,6 +181,7 @@ class TrainConfig:
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("device", self.device, DEVICES)
         _check_positive("epochs", self.epochs)
+        _check_positive("adam_eps", self.adam_eps)
         if self.lr is not None:
             _check_positive("lr", self.lr)
         if self.patience is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor, nn
 
 from ..base.errors import ConfigError
@@ -337,17 +338,35 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
+# weight initialisation of every conv and linear layer: "torch" = PyTorch's defaults (Kaiming-uniform with a=√5
+# weights, uniform biases); "keras" = Keras's Conv2D/Dense defaults (Glorot-uniform weights, Glorot & Bengio 2010;
+# zero biases)
+INITS: tuple[str, ...] = ("torch", "keras")
+
+
 @dataclass(frozen=True)
 class ImageCNNConfig:
-    """What a saved image model needs to be rebuilt: the named model and its input shape."""
+    """What a saved image model needs to be rebuilt: the named model, its input shape, its init and batch-norm."""
 
     model: str = "digits-cnn"  # a key of MODELS
     in_channels: int = 1
     image_size: int = 8  # H = W
+    init: str = "torch"  # one of INITS
+    # batch-norm running statistics, PyTorch's convention: running = (1 - m) · running + m · batch. PyTorch's
+    # default m = 0.1; Keras's BatchNormalization(momentum=0.99) weighs the old value, i.e. PyTorch m = 0.01
+    bn_momentum: float = 0.1
+    bn_eps: float = 1e-5  # batch-norm ε added to the variance: PyTorch's default; Keras's is 1e-3
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
             raise ConfigError(f"model must be one of {', '.join(MODELS)}; got {self.model!r}")
+        if self.init not in INITS:
+            raise ConfigError(f"init must be one of {', '.join(INITS)}; got {self.init!r}")
+        if not 0.0 < self.bn_momentum <= 1.0:
+            raise ConfigError(f"bn_momentum must be in (0, 1] (PyTorch's convention: 0.1 = PyTorch's default, "
+                              f"0.01 = Keras's momentum 0.99); got {self.bn_momentum!r}")
+        if not self.bn_eps > 0:
+            raise ConfigError(f"bn_eps must be positive; got {self.bn_eps!r}")
         if self.in_channels < 1 or self.image_size < 1:
             raise ConfigError(f"in_channels and image_size must be positive; got {self.in_channels}, "
                               f"{self.image_size}")
@@ -360,8 +379,32 @@ class ImageCNNConfig:
 
 
 def build_model(config: ImageCNNConfig, n_classes: int) -> ImageCNN:
-    """The module `config` describes, with `n_classes` outputs."""
-    return MODELS[config.model].builder((config.in_channels, config.image_size, config.image_size), n_classes)
+    """The module `config` describes, with `n_classes` outputs, its batch-norm settings and initial weights."""
+    module = MODELS[config.model].builder((config.in_channels, config.image_size, config.image_size), n_classes)
+    set_batch_norm(module, config.bn_momentum, config.bn_eps)
+    if config.init == "keras":
+        keras_init(module)
+    return module
+
+
+def set_batch_norm(module: nn.Module, momentum: float, eps: float) -> None:
+    """Give every batch-norm layer of `module` this running-statistics `momentum` (PyTorch's convention) and `eps`."""
+    for layer in module.modules():
+        if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+            layer.momentum, layer.eps = momentum, eps
+
+
+@torch.no_grad()
+def keras_init(module: nn.Module) -> None:
+    """Keras's defaults for every conv and linear layer: Glorot-uniform weights, zero biases (shapes unchanged).
+
+    Glorot & Bengio 2010: U[-b, b] with b = √(6 / (fan_in + fan_out)), fans counting the kernel's receptive field.
+    """
+    for layer in module.modules():
+        if isinstance(layer, nn.modules.conv._ConvNd | nn.Linear):
+            nn.init.xavier_uniform_(layer.weight)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
 
 
 def count_parameters(module: nn.Module) -> int:

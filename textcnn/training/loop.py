@@ -88,7 +88,7 @@ def make_optimizer(module: nn.Module, config: TrainConfig) -> torch.optim.Optimi
         raise TextCNNError(f"sparse embedding gradients need the adadelta optimizer, not {config.optimizer}")
     if config.optimizer == "sgd":
         return torch.optim.SGD(params, lr=config.learning_rate, momentum=config.momentum)
-    return torch.optim.Adam(params, lr=config.learning_rate)
+    return torch.optim.Adam(params, lr=config.learning_rate, eps=config.adam_eps)
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig) -> LRScheduler | None:
