@@ -6,12 +6,20 @@ Rungs: (1) the MNIST model, SGD, 5 epochs; (2) the wider model (conv 7×7×64 's
 `lr_schedule="plateau"`, torch's ReduceLROnPlateau on dev accuracy, like Keras's callback) and early stopping
 (`patience`). The lr is cut before training gives up (--lr-patience below --patience).
 
-Each finished rung is written at once to benchmarks/results/fashion_ladder/<rung>-seed<k>.json (under
-limit<N>/ with --limit) and skipped on the next run. The table (rungs not yet run show "pending")
-goes to benchmarks/results/fashion_ladder.md.
+Two protocols (--protocol): "ours" holds out 10% of the training images as dev and keeps the best-dev epoch's
+weights, batch 100, PyTorch's layer defaults; "keras" is the material's `model.fit(train_images, train_labels,
+epochs=5)`: every training image, no validation data, the weights after the last epoch, Keras's default batch 32 and
+Keras's defaults (Glorot-uniform weights, zero biases, batch-norm momentum 0.99 = PyTorch 0.01 and ε 1e-3, Adam ε
+1e-7). Rung 5's callbacks watch validation data, so under "keras" it holds out 10% (Keras's `validation_split=0.1`)
+and keeps the best epoch (`EarlyStopping(restore_best_weights=True)`).
+
+Each finished rung is written at once to benchmarks/results/fashion_ladder/<rung>-seed<k>.json (protocol keras:
+fashion_ladder/keras/; under limit<N>/ with --limit) and skipped on the next run. The table (rungs not yet run show
+"pending"), both protocols side by side, goes to benchmarks/results/fashion_ladder.md.
 
     python -m benchmarks.fashion_ladder --rungs 1            # one rung
     python -m benchmarks.fashion_ladder --rungs all --epochs 5 --long-epochs 30 --patience 5 --lr-patience 2
+    python -m benchmarks.fashion_ladder --rungs all --protocol keras --threads 1
 """
 
 from __future__ import annotations
@@ -19,16 +27,19 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
+from typing import Any
 
 import torch
 
 from benchmarks.common.image_rows import (
+    PROTOCOLS,
     RESULTS,
     accuracy_text,
     add_common_args,
+    add_protocol_arg,
     cells_dir,
     command_text,
+    keras_protocol,
     load_fashion,
     model_parameters,
     parse_common,
@@ -39,7 +50,8 @@ from benchmarks.common.image_rows import (
 from benchmarks.common.machine import describe_machine
 from textcnn.estimators.image import ImageCNNClassifier
 
-BATCH_SIZE = 100  # the course material's batch size for its MNIST-family runs
+BATCH_SIZE = 100  # protocol "ours": the batch size of our earlier MNIST-family runs
+KERAS_VALIDATION_SPLIT = 0.1  # protocol "keras", rung 5: Keras's usual validation_split for its callbacks
 # SGD as Keras's optimizer="sgd" defaults (lr 0.01, no momentum): our assumption about the material's setting.
 SGD_LR, SGD_MOMENTUM = 0.01, 0.0
 ADAM_LR = 1e-3  # Kingma & Ba 2015 default
@@ -67,29 +79,48 @@ RUNGS = (
 )
 
 
+def protocol_params(rung: Rung, protocol: str) -> dict[str, Any]:
+    """The estimator parameters `protocol` sets (batch, dev split, kept epoch, layer and optimizer defaults)."""
+    if protocol == "ours":
+        return {"batch_size": BATCH_SIZE}
+    params = keras_protocol()
+    if rung.long:  # the callbacks need validation data: keep the best epoch, as early stopping restores it
+        params.update(dev_fraction=KERAS_VALIDATION_SPLIT, selection="accuracy")
+    return params
+
+
 def classifier(rung: Rung, args: argparse.Namespace) -> ImageCNNClassifier:
     sgd = rung.optimizer == "sgd"
     return ImageCNNClassifier(
         model=rung.model, optimizer=rung.optimizer, lr=SGD_LR if sgd else ADAM_LR,
-        momentum=SGD_MOMENTUM if sgd else 0.9, batch_size=BATCH_SIZE,
+        momentum=SGD_MOMENTUM if sgd else 0.9,
         epochs=args.long_epochs if rung.long else args.epochs, patience=args.patience if rung.long else None,
         lr_schedule="plateau" if rung.long else "none", lr_factor=args.lr_factor, lr_patience=args.lr_patience,
-        seed=args.seed, device=args.device,
+        seed=args.seed, device=args.device, **protocol_params(rung, args.protocol),
     )
 
 
-def table(args: argparse.Namespace, cells: Path) -> str:
+def table(args: argparse.Namespace) -> str:
     threads = f" --threads {args.threads}" if args.threads else ""
     limit = f"the first {args.limit:,} training images (--limit)" if args.limit else "all 60,000 training images"
     options = (f"--rungs all --epochs {args.epochs} --long-epochs {args.long_epochs} --patience {args.patience} "
                f"--lr-patience {args.lr_patience} --lr-factor {args.lr_factor}"
                + (f" --limit {args.limit}" if args.limit else "") + threads)
+    cells = {p: cells_dir("fashion_ladder", args.limit, p) for p in PROTOCOLS}
+    keras = keras_protocol()
     lines = [
         "# Fashion-MNIST ladder (course material), reproduced",
         "",
-        "Command: " + command_text("fashion_ladder", options, cells) + "  ",
-        f"Protocol: {limit}, 10% of them held out as dev (the best-dev epoch's weights are kept); test = the "
-        f"10,000 Fashion-MNIST test images; batch {BATCH_SIZE}. SGD = lr {SGD_LR}, no momentum (Keras's "
+        "Commands: ours " + command_text("fashion_ladder", options, cells["ours"]) + "; keras "
+        + command_text("fashion_ladder", options + " --protocol keras", cells["keras"]) + "  ",
+        f"Protocol ours: {limit}, 10% of them held out as dev (the best-dev epoch's weights are kept); batch "
+        f"{BATCH_SIZE}; PyTorch's layer defaults.  ",
+        f"Protocol keras (the material's `model.fit`): {limit}, no dev split, the last epoch's weights; batch "
+        f"{keras['batch_size']} (Keras's default); Glorot-uniform weights and zero biases, batch-norm momentum 0.99 in "
+        f"Keras's terms (PyTorch {keras['bn_momentum']}) and ε {keras['bn_eps']:g}, Adam ε {keras['adam_eps']:g}. "
+        f"Rung 5 holds out {KERAS_VALIDATION_SPLIT:.0%} for its callbacks (Keras's `validation_split`) and keeps the "
+        "best epoch (`EarlyStopping(restore_best_weights=True)`).  ",
+        f"Both: test = the 10,000 Fashion-MNIST test images. SGD = lr {SGD_LR}, no momentum (Keras's "
         f"`optimizer='sgd'` defaults, assumed); Adam lr {ADAM_LR}. Rungs 1-4: {args.epochs} epochs. Rung 5: up to "
         f"{args.long_epochs} epochs; the lr is multiplied by {args.lr_factor} after {args.lr_patience} epochs without "
         f"a better dev score (`lr_schedule='plateau'`: torch's ReduceLROnPlateau, as Keras's callback) and training "
@@ -97,14 +128,16 @@ def table(args: argparse.Namespace, cells: Path) -> str:
         f"Hardware: {describe_machine()}; CPU shared with another job, so wall times are indicative only.  ",
         "Seeds: n per rung below (std shown when n > 1).",
         "",
-        "| rung | change | model | parameters | ours (test acc %) | material | training images | "
-        "epochs run (best-dev epoch) | train wall time |",
+        "| rung | change | model | parameters | material | ours (test acc %) | keras protocol (test acc %) | "
+        "ours: training images; epochs run (kept epoch); train wall time | keras: the same |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for i, rung in enumerate(RUNGS, 1):
-        runs = row_runs(cells, rung.name)
+        runs = {p: row_runs(cells[p], rung.name) for p in PROTOCOLS}
         lines.append(f"| {i} | {rung.description} | {rung.model} | {model_parameters(rung.model):,} | "
-                     f"{accuracy_text(runs)} | {rung.material:.2f} | {setup_text(runs)} |")
+                     f"{rung.material:.2f} | {accuracy_text(runs['ours'])} | {accuracy_text(runs['keras'])} | "
+                     f"{setup_text(runs['ours']).replace(' | ', '; ')} | "
+                     f"{setup_text(runs['keras']).replace(' | ', '; ')} |")
     return "\n".join(lines)
 
 
@@ -121,19 +154,20 @@ def main() -> None:
     parser.add_argument("--lr-factor", type=float, default=0.5, help="rung 5's lr cut: lr *= this (Géron, "
                         "Hands-On ML ch. 11, ReduceLROnPlateau(factor=0.5))")
     add_common_args(parser)
+    add_protocol_arg(parser)
     parser.add_argument("--table-only", action="store_true", help="only rebuild the table from finished rungs")
     args = parse_common(parser)
     numbers = range(1, len(RUNGS) + 1) if args.rungs == "all" else [int(r) for r in args.rungs.split(",")]
     if any(n not in range(1, len(RUNGS) + 1) for n in numbers):
         raise SystemExit(f"--rungs takes numbers 1-{len(RUNGS)} or all; got {args.rungs}")
-    cells = cells_dir("fashion_ladder", args.limit)
+    cells = cells_dir("fashion_ladder", args.limit, args.protocol)
     if not args.table_only:
         load = partial(load_fashion, args.limit)
         for n in numbers:
             rung = RUNGS[n - 1]
             run_row(cells / f"{rung.name}-seed{args.seed}.json", classifier(rung, args), load,
-                    {"rung": n, "torch_threads": torch.get_num_threads()})
-    text = table(args, cells)
+                    {"rung": n, "protocol": args.protocol, "torch_threads": torch.get_num_threads()})
+    text = table(args)
     (RESULTS / "fashion_ladder.md").write_text(text + "\n")
     print(text)
 
