@@ -117,7 +117,7 @@ def table(args: argparse.Namespace) -> str:
         f"{BATCH_SIZE}; PyTorch's layer defaults.  ",
         f"Protocol keras (the material's `model.fit`): {limit}, no dev split, the last epoch's weights; batch "
         f"{keras['batch_size']} (Keras's default); Glorot-uniform weights and zero biases, batch-norm momentum 0.99 in "
-        f"Keras's terms (PyTorch {keras['bn_momentum']}) and ε {keras['bn_eps']:g}, Adam ε {keras['adam_eps']:g}. "
+        f"Keras's terms (PyTorch {keras['bn_momentum']}) and ε {keras['bn_eps']}, Adam ε {keras['adam_eps']}. "
         f"Rung 5 holds out {KERAS_VALIDATION_SPLIT:.0%} for its callbacks (Keras's `validation_split`) and keeps the "
         "best epoch (`EarlyStopping(restore_best_weights=True)`).  ",
         f"Both: test = the 10,000 Fashion-MNIST test images. SGD = lr {SGD_LR}, no momentum (Keras's "
