@@ -27,11 +27,8 @@ def test_a_missing_model_says_to_train_first(tmp_path):
         export_latency.main(["--model", str(tmp_path / "none"), "--out", str(tmp_path / "t.md")])
 
 
-def test_a_short_run_writes_both_batch_sizes_for_both_runtimes(tmp_path, corpus):
-    from textcnn.estimators.text import TextCNNClassifier
-
-    model = tmp_path / "model"
-    TextCNNClassifier(variant="rand", embedding_dim=8, n_filters=4, epochs=1, device="cpu").fit(*corpus).save(model)
+def test_a_short_run_writes_both_batch_sizes_for_both_runtimes(tmp_path, tiny_saved_model):
+    model = tiny_saved_model
     out = tmp_path / "onnx.md"
     export_latency.main(["--model", str(model), "--repeats", "3", "--warmup", "1", "--note", "test run.",
                          "--out", str(out)])

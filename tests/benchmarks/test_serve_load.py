@@ -1,5 +1,5 @@
 """The serve_load benchmark: its statistics and table on fake latencies, and a 1-second run against a tiny model
-(trained on conftest's POSITIVE/NEGATIVE sentences, the `corpus` fixture)."""
+(the `tiny_saved_model` fixture, trained on conftest's POSITIVE/NEGATIVE sentences)."""
 
 import numpy as np
 import pytest
@@ -45,11 +45,8 @@ def test_a_missing_model_says_to_train_first(tmp_path):
         serve_load.main(["--model", str(tmp_path / "none"), "--out", str(tmp_path / "t.md")])
 
 
-def test_a_short_run_measures_both_modes_without_errors(tmp_path, corpus):
-    from textcnn.estimators.text import TextCNNClassifier
-
-    model = tmp_path / "model"
-    TextCNNClassifier(variant="rand", embedding_dim=8, n_filters=4, epochs=1, device="cpu").fit(*corpus).save(model)
+def test_a_short_run_measures_both_modes_without_errors(tmp_path, tiny_saved_model):
+    model = tiny_saved_model
     out = tmp_path / "serve_load.md"
     serve_load.main(["--model", str(model), "--seconds", "1", "--clients", "1,2", "--out", str(out)])
     rows = [line.strip("| ").split(" | ") for line in out.read_text().splitlines() if line.startswith("| o")]

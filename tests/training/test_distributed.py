@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -66,22 +69,94 @@ def test_querying_the_world_under_torchrun_starts_nothing(monkeypatch):
     assert not dist.is_initialized()  # the query did not start one as a side effect
 
 
-def test_two_gloo_ranks_match_one_process(tmp_path: Path) -> None:
+def _train(tmp_path: Path, out: str, launcher: list[str], extra: list[str]) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    ddp = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone", CLI, *ARGS,
-         "--out", "ddp"], cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env,
-    )
-    assert ddp.returncode == 0, ddp.stderr[-3000:]
-    assert ddp.stdout.count("saved ddp") == 1  # only rank 0 reports and writes
-    # DDP all-reduces dense gradients, so the single process uses the same dense Adadelta to compare like with like
-    single = subprocess.run([sys.executable, CLI, *ARGS, "--dense-embeddings", "--out", "one"], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=120)
-    assert single.returncode == 0, single.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ddp", "one"]
-    a, b = (load_file(str(tmp_path / d / "model.safetensors")) for d in ("one", "ddp"))
+    done = subprocess.run([*launcher, CLI, *ARGS, *extra, "--out", out], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=180, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def _assert_same_training(tmp_path: Path, one: str, ddp: str) -> None:
+    a, b = (load_file(str(tmp_path / d / "model.safetensors")) for d in (one, ddp))
+    assert sorted(a) == sorted(b)
     for name in a:  # same global batches, gradients averaged over ranks: equal up to float summation order
-        torch.testing.assert_close(a[name], b[name], rtol=0, atol=1e-6)
-    ha, hb = (json.loads((tmp_path / d / "metrics.json").read_text())["history"] for d in ("one", "ddp"))
+        torch.testing.assert_close(a[name], b[name], rtol=0, atol=1e-5)
+    ha, hb = (json.loads((tmp_path / d / "metrics.json").read_text())["history"] for d in (one, ddp))
     assert [h["dev_acc"] for h in ha] == [h["dev_acc"] for h in hb]
     assert [round(h["loss"], 5) for h in ha] == [round(h["loss"], 5) for h in hb]
+
+
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+
+
+@pytest.mark.parametrize("variant", ["rand", "non-static", "multichannel"])
+def test_two_gloo_ranks_with_sparse_embedding_rows_match_one_process(tmp_path: Path, variant: str,
+                                                                     glove_path: str) -> None:
+    extra = ["--variant", variant] + ([] if variant == "rand" else ["--vectors", glove_path])
+    ddp = _train(tmp_path, "ddp", TORCHRUN, extra)
+    assert ddp.stdout.count("saved ddp") == 1  # only rank 0 reports and writes
+    _train(tmp_path, "one", [sys.executable], extra)  # one process: lazy-row Adadelta over sparse rows
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ddp", "one"]
+    _assert_same_training(tmp_path, "one", "ddp")
+
+
+def test_ddp_says_which_embedding_gradients_it_exchanges(tmp_path: Path) -> None:
+    loud = [a for a in ARGS if a != "-q"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for flag, expected in (([], "sparse embedding rows"), (["--dense-embeddings"], "dense embedding gradients")):
+        done = subprocess.run([*TORCHRUN, CLI, *loud, *flag, "--out", f"run{len(flag)}"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=180, env=env)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert f"2 ranks (gloo), {expected}" in done.stderr
+
+
+def test_two_gloo_ranks_with_dense_gradients_match_one_dense_process(tmp_path: Path) -> None:
+    _train(tmp_path, "ddp", TORCHRUN, ["--dense-embeddings"])
+    _train(tmp_path, "one", [sys.executable], ["--dense-embeddings"])
+    _assert_same_training(tmp_path, "one", "ddp")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_nodes_rendezvous_on_localhost_and_match_one_process(tmp_path: Path) -> None:
+    """Two torchrun agents, one process each, meet through the c10d rendezvous as two machines would."""
+    endpoint = f"127.0.0.1:{_free_port()}"
+    agent = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc_per_node", "1",
+             "--rdzv-backend", "c10d", "--rdzv-endpoint", endpoint, "--rdzv-id", "textcnn-test"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    nodes = [subprocess.Popen([*agent, CLI, *ARGS, "--out", "ddp"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [node.communicate(timeout=300) for node in nodes]
+    for node, (_, err) in zip(nodes, outputs):
+        assert node.returncode == 0, err[-3000:]
+    assert sum(out.count("saved ddp") for out, _ in outputs) == 1  # one global rank 0 across both nodes
+    _train(tmp_path, "one", [sys.executable], [])
+    _assert_same_training(tmp_path, "one", "ddp")
+
+
+def test_a_run_stopped_under_torchrun_resumes_under_torchrun_to_the_uninterrupted_weights(tmp_path: Path) -> None:
+    long = ["--epochs", "150"]  # the demo set takes a few ms an epoch: long enough to stop it part-way
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    agent = subprocess.Popen([*TORCHRUN, CLI, *ARGS, *long, "--out", "ddp"], cwd=tmp_path, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    state = tmp_path / "ddp" / "resume" / "state.json"
+    deadline = time.monotonic() + 120
+    while not (state.exists() and json.loads(state.read_text() or "{}").get("epoch", 0) >= 2):
+        assert agent.poll() is None and time.monotonic() < deadline, agent.communicate()[1][-3000:]
+        time.sleep(0.05)
+    agent.send_signal(signal.SIGTERM)  # torchrun passes it to both ranks; they stop at the same step
+    _, err = agent.communicate(timeout=120)
+    assert agent.returncode != 0 and "--resume" in err, err[-3000:]
+    stopped_at = json.loads(state.read_text())["epoch"]
+    assert 2 <= stopped_at < 150
+    resumed = subprocess.run([*TORCHRUN, CLI, "-q", "train", "--resume", "ddp"], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    _train(tmp_path, "one", [sys.executable], long)
+    _assert_same_training(tmp_path, "one", "ddp")

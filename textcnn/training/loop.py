@@ -127,6 +127,16 @@ def _has_sparse_gradients(module: nn.Module) -> bool:
     return any(isinstance(m, nn.Embedding) and m.sparse and m.weight.requires_grad for m in module.modules())
 
 
+def _embedding_exchange(module: nn.Module) -> str:
+    """How DDP will exchange the embedding gradients, in words (logged once)."""
+    trained = [m for m in module.modules() if isinstance(m, nn.Embedding) and m.weight.requires_grad]
+    if not trained:
+        return "no embedding gradients (frozen channels are never communicated)"
+    if _has_sparse_gradients(module):
+        return "sparse embedding rows: each step all-reduces only the rows its batch touched"
+    return "dense embedding gradients: each step all-reduces every embedding row"
+
+
 def _use_dense_gradients(module: nn.Module) -> None:
     for m in module.modules():
         if isinstance(m, nn.Embedding):
@@ -279,7 +289,9 @@ def fit_model(
         saved there (see `textcnn.training.resume`), and SIGINT/SIGTERM stop training after the current step with
         `TrainingInterrupted`. With `resume`, training continues from that state at the next epoch boundary.
     Under torchrun the module is wrapped in DistributedDataParallel and each rank trains on its row slice of
-    every global batch (`distributed.RankSlice`); only rank 0 logs, shows progress and writes the state.
+    every global batch (`distributed.RankSlice`); only rank 0 logs, shows progress and writes the state. On the
+    CPU (gloo) a sparse embedding keeps its sparse gradients, so a step exchanges only the rows it touched and
+    LazyAdadelta stays on; on CUDA (NCCL, which all-reduces dense tensors only) the embedding goes dense.
     """
     device = resolve_device(config.device)
     rank, world_size = distributed.world()
@@ -289,7 +301,10 @@ def fit_model(
     module.to(device)
     weights = None if class_weights is None else class_weights.to(device)
     if world_size > 1:
-        _use_dense_gradients(module)  # DDP all-reduces dense gradients only
+        if device.type == "cuda":
+            _use_dense_gradients(module)  # NCCL all-reduces dense tensors only; gloo (CPU) also takes sparse ones
+        _log(rank, "DDP on %d ranks (%s), %s", world_size, "nccl" if device.type == "cuda" else "gloo",
+             _embedding_exchange(module))
     optimizer = make_optimizer(module, config)
     if config.lr_schedule == "plateau" and dev is None:
         raise ConfigError("lr_schedule 'plateau' watches the dev accuracy, but no dev set was given; "
