@@ -1,7 +1,8 @@
 """The course material's Fashion-MNIST ladder: five rungs, each one change on the last, one table.
 
 Rungs: (1) the MNIST model, SGD, 5 epochs; (2) the wider model (conv 7×7×64 'same' → pool → conv
-3×3×128 'same' → pool → dense 64 → 10), SGD; (3) the same with Adam; (4) plus batch-norm and dropout;
+3×3×128 'same' → pool → dense 64 → 10), SGD; (3) the same with Adam; (4) plus batch-norm (after each conv and
+the dense 64) and dropout 0.5 (before the dense 64 and before the output layer);
 (5) plus more epochs with the material's two callbacks: a learning-rate schedule (the trainer's
 `lr_schedule="plateau"`, torch's ReduceLROnPlateau on dev accuracy, like Keras's callback) and early stopping
 (`patience`). The lr is cut before training gives up (--lr-patience below --patience).
@@ -20,6 +21,9 @@ fashion_ladder/keras/; under limit<N>/ with --limit) and skipped on the next run
     python -m benchmarks.fashion_ladder --rungs 1            # one rung
     python -m benchmarks.fashion_ladder --rungs all --epochs 5 --long-epochs 30 --patience 5 --lr-patience 2
     python -m benchmarks.fashion_ladder --rungs all --protocol keras --threads 1
+    python -m benchmarks.fashion_ladder --rungs 4 --protocol keras --change head-dropout --threads 1
+
+--change NAME (rungs 4-5, keras protocol) changes one thing at a time (CHANGES below), into fashion_ladder/keras/study/.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -79,6 +84,19 @@ RUNGS = (
 )
 
 
+# One difference at a time from the keras-protocol row of rungs 4-5 (--change), to find what the distance to the
+# material's number comes from: name → (what it changes, estimator parameters it overrides).
+CHANGES: dict[str, tuple[str, dict[str, Any]]] = {
+    "head-dropout": ("dropout 0.5 before the output layer only, not also before the dense 64",
+                     {"model": "wide-cnn-bn-head-dropout"}),
+    "torch-bn": ("PyTorch's batch-norm defaults (momentum 0.1 = Keras 0.9, ε 1e-5)",
+                 {"bn_momentum": 0.1, "bn_eps": 1e-5}),
+    "torch-init": ("PyTorch's weight init (Kaiming-uniform a=√5, uniform biases)", {"init": "torch"}),
+}
+STUDY_RUNGS = (4, 5)  # the rungs with batch-norm and dropout, where the changes apply
+STUDY = "study"  # their cells: fashion_ladder/keras/study/<rung>-<change>-seed<k>.json
+
+
 def protocol_params(rung: Rung, protocol: str) -> dict[str, Any]:
     """The estimator parameters `protocol` sets (batch, dev split, kept epoch, layer and optimizer defaults)."""
     if protocol == "ours":
@@ -96,7 +114,8 @@ def classifier(rung: Rung, args: argparse.Namespace) -> ImageCNNClassifier:
         momentum=SGD_MOMENTUM if sgd else 0.9,
         epochs=args.long_epochs if rung.long else args.epochs, patience=args.patience if rung.long else None,
         lr_schedule="plateau" if rung.long else "none", lr_factor=args.lr_factor, lr_patience=args.lr_patience,
-        seed=args.seed, device=args.device, **protocol_params(rung, args.protocol),
+        seed=args.seed, device=args.device,
+        **{**protocol_params(rung, args.protocol), **(CHANGES[args.change][1] if args.change else {})},
     )
 
 
@@ -138,7 +157,29 @@ def table(args: argparse.Namespace) -> str:
                      f"{rung.material:.2f} | {accuracy_text(runs['ours'])} | {accuracy_text(runs['keras'])} | "
                      f"{setup_text(runs['ours']).replace(' | ', '; ')} | "
                      f"{setup_text(runs['keras']).replace(' | ', '; ')} |")
-    return "\n".join(lines)
+    return "\n".join(lines + study_table(cells["keras"]))
+
+
+def study_table(keras_cells: Path) -> list[str]:
+    """Rungs 4-5 under the keras protocol with one difference each (--change), beside the unchanged row."""
+    rows = []
+    for n in STUDY_RUNGS:
+        rung = RUNGS[n - 1]
+        for change, (what, _) in CHANGES.items():
+            runs = row_runs(keras_cells / STUDY, f"{rung.name}-{change}")
+            if runs:
+                seeds = {r["seed"] for r in runs}
+                unchanged = [r for r in row_runs(keras_cells, rung.name) if r["seed"] in seeds]
+                rows.append(f"| {n} | {what} | {', '.join(map(str, sorted(seeds)))} | {accuracy_text(runs)} | "
+                            f"{accuracy_text(unchanged)} | {rung.material:.2f} |")
+    if not rows:
+        return []
+    return ["", "## One change at a time (keras protocol, rungs 4-5)", "",
+            "Each row changes one thing of the keras-protocol row (`--change NAME`); the unchanged column is the "
+            "keras-protocol row on the same seeds.", "",
+            "| rung | change | seeds | changed (test acc %) | unchanged, same seeds | material |",
+            "|---|---|---|---|---|---|",
+            *rows]
 
 
 def main() -> None:
@@ -155,18 +196,28 @@ def main() -> None:
                         "Hands-On ML ch. 11, ReduceLROnPlateau(factor=0.5))")
     add_common_args(parser)
     add_protocol_arg(parser)
+    changes = "; ".join(f"{k}: {v[0]}" for k, v in CHANGES.items())
+    parser.add_argument("--change", choices=sorted(CHANGES), help="one difference from the keras protocol, for "
+                        f"rungs {STUDY_RUNGS[0]}-{STUDY_RUNGS[-1]}: {changes}")
     parser.add_argument("--table-only", action="store_true", help="only rebuild the table from finished rungs")
     args = parse_common(parser)
     numbers = range(1, len(RUNGS) + 1) if args.rungs == "all" else [int(r) for r in args.rungs.split(",")]
     if any(n not in range(1, len(RUNGS) + 1) for n in numbers):
         raise SystemExit(f"--rungs takes numbers 1-{len(RUNGS)} or all; got {args.rungs}")
     cells = cells_dir("fashion_ladder", args.limit, args.protocol)
+    if args.change and (args.protocol != "keras" or not set(numbers) <= set(STUDY_RUNGS)):
+        raise SystemExit(f"--change studies the keras protocol of rungs {STUDY_RUNGS}: add --protocol keras and "
+                         f"--rungs {','.join(map(str, STUDY_RUNGS))}")
+    if args.change:
+        cells = cells / STUDY
     if not args.table_only:
         load = partial(load_fashion, args.limit)
         for n in numbers:
             rung = RUNGS[n - 1]
-            run_row(cells / f"{rung.name}-seed{args.seed}.json", classifier(rung, args), load,
-                    {"rung": n, "protocol": args.protocol, "torch_threads": torch.get_num_threads()})
+            name = f"{rung.name}-{args.change}" if args.change else rung.name
+            run_row(cells / f"{name}-seed{args.seed}.json", classifier(rung, args), load,
+                    {"rung": n, "protocol": args.protocol, "change": args.change,
+                     "torch_threads": torch.get_num_threads()})
     text = table(args)
     (RESULTS / "fashion_ladder.md").write_text(text + "\n")
     print(text)

@@ -250,3 +250,12 @@ def test_bad_init_or_batch_norm_settings_are_config_errors(field, value, message
         return
     with pytest.raises(ConfigError, match=message):
         ImageCNNConfig(**{field: value})
+
+
+def test_the_head_dropout_study_model_is_rung_4_with_one_dropout_layer():
+    with torch.device("meta"):
+        rung4 = build_model(_config("wide-cnn-bn"), 10)
+        study = build_model(_config("wide-cnn-bn-head-dropout"), 10)
+    assert count_parameters(study) == count_parameters(rung4) == 479_498
+    rates = [[m.p for m in model.modules() if isinstance(m, nn.Dropout) and m.p > 0] for model in (rung4, study)]
+    assert rates == [[0.5, 0.5], [0.5]]  # before the dense 64 and the output layer; the output layer only

@@ -204,12 +204,16 @@ def mnist_cnn(in_shape: Shape = (1, 28, 28), n_classes: int = 10) -> ImageCNN:
 
 
 def wide_cnn(in_shape: Shape = (1, 28, 28), n_classes: int = 10, batch_norm: bool = False,
-             dropout: float = 0.0) -> ImageCNN:
-    """The Fashion-MNIST ladder's wider model: conv 7×7×64 'same' → pool → conv 3×3×128 'same' → pool → 64 → 10."""
+             dropout: float = 0.0, hidden_dropout: bool = True) -> ImageCNN:
+    """The Fashion-MNIST ladder's wider model: conv 7×7×64 'same' → pool → conv 3×3×128 'same' → pool → 64 → 10.
+
+    `dropout` is applied before the output layer and, with `hidden_dropout`, also before the dense 64.
+    """
     plan = (Conv(64, 7, padding="same", batch_norm=batch_norm), Pool("max", 2),
             Conv(128, 3, padding="same", batch_norm=batch_norm), Pool("max", 2),
-            Dense(64, dropout=dropout, batch_norm=batch_norm))
-    return ImageCNN(plan, in_shape, n_classes, dropout, name="wide-cnn-bn" if batch_norm else "wide-cnn")
+            Dense(64, dropout=dropout if hidden_dropout else 0.0, batch_norm=batch_norm))
+    name = "wide-cnn-bn" if batch_norm else "wide-cnn"
+    return ImageCNN(plan, in_shape, n_classes, dropout, name=name if hidden_dropout else f"{name}-head-dropout")
 
 
 def digits_cnn(in_shape: Shape = (1, 8, 8), n_classes: int = 10) -> ImageCNN:
@@ -330,6 +334,9 @@ MODELS: dict[str, ModelSpec] = {
     "wide-cnn": ModelSpec(wide_cnn, 28, "course material, Fashion-MNIST ladder rungs 2-3"),
     "wide-cnn-bn": ModelSpec(lambda s, k: wide_cnn(s, k, batch_norm=True, dropout=0.5), 28,
                              "course material, Fashion-MNIST ladder rung 4 (batch-norm + dropout)"),
+    "wide-cnn-bn-head-dropout": ModelSpec(
+        lambda s, k: wide_cnn(s, k, batch_norm=True, dropout=0.5, hidden_dropout=False), 28,
+        "rung 4 with dropout before the output layer only (Keras's usual Dense → BN → ReLU → Dropout → Dense)"),
     "mlp-8-8": ModelSpec(mlp_8_8, 28, "course material, fully connected vs CNN on the same budget"),
     "budget-cnn": ModelSpec(budget_cnn, 28, "course material, fully connected vs CNN on the same budget"),
     "lenet5": ModelSpec(lenet5, 32, "LeCun et al. 1998"),
