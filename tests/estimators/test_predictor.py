@@ -174,3 +174,12 @@ def test_the_predictor_tokenises_with_the_saved_tokenizer_version(fitted, tmp_pa
     tokenizer = TextPredictor.load(old, device="cpu").tokenizer
     assert (tokenizer.name, tokenizer.version) == ("unicode", 1)
     assert tokenizer("这部电影非常好看，很棒") == ["这部电影非常好看", "，", "很棒"]
+
+
+def test_token_counts_are_taken_before_the_cut_from_the_same_tokenisation(predictor: TextPredictor) -> None:
+    texts = ["great " * 1500, "a fine film", "!!!"]
+    with pytest.warns(UserWarning, match="more than 1000 tokens"):
+        probs, counts = predictor.predict_proba_and_token_counts(texts)
+        np.testing.assert_array_equal(probs, predictor.predict_proba(texts))
+    np.testing.assert_array_equal(counts, predictor.token_counts(texts))
+    assert counts[0] == 1500 and counts[1] == 3

@@ -125,6 +125,8 @@ def test_a_text_longer_than_max_tokens_is_cut_with_a_warning(server) -> None:
     body = post(server, "/predict", {"texts": ["great " * 40, "great"]}).json()
     assert body["warnings"] == ["text 0 has 40 tokens; only the first 30 were used"]
     assert "warnings" not in post(server, "/predict", {"texts": ["great"]}).json()
+    explained = post(server, "/explain", {"texts": ["great", "great " * 40]}).json()
+    assert explained["warnings"] == ["text 1 has 40 tokens; only the first 30 were used"]
 
 
 BAD = [

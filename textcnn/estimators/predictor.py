@@ -93,8 +93,17 @@ class TextPredictor:
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Class probabilities, shape (n_texts, n_classes): rows sum to 1, or (multi-label) one sigmoid per label."""
+        return self.predict_proba_and_token_counts(texts)[0]
+
+    def token_counts(self, texts: Sequence[str]) -> np.ndarray:
+        """Tokens in each text before the `max_tokens` cut, (n_texts,)."""
+        return np.array([len(self.tokenizer(t)) for t in check_texts(texts)], dtype=np.int64)
+
+    def predict_proba_and_token_counts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """`predict_proba` and `token_counts` from one tokenisation (a service reports cut or empty texts)."""
         texts = check_texts(texts)
-        tokens = tokenize_texts(self.tokenizer, texts, self.max_tokens)
+        uncut = [self.tokenizer(t) for t in texts]
+        tokens = cut_tokens(uncut, self.max_tokens)
         empty = [t for t, toks in zip(texts, tokens) if not toks]
         if empty:
             warn_caller(f"{len(empty)} text(s) have no tokens under the {self.tokenizer.name!r} tokenizer "
@@ -104,7 +113,7 @@ class TextPredictor:
         with one_thread_if_small(sum(map(len, ids)), self.device):
             logits = predict_logits(self.module, batches, self.device)  # (N, K)
         probs = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=1)
-        return probs.numpy().astype(np.float64)
+        return probs.numpy().astype(np.float64), np.array([len(t) for t in uncut], dtype=np.int64)
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         """The most probable class of each text; multi-label: the 0/1 indicator matrix (n, K)."""
@@ -177,7 +186,11 @@ def prediction_records(
 
 def tokenize_texts(tokenizer: Tokenizer, texts: Sequence[str], max_tokens: int | None) -> list[list[str]]:
     """Tokens of each text, cut to `max_tokens` (None = no cap) with a warning when a text is longer."""
-    tokens = [tokenizer(t) for t in texts]
+    return cut_tokens([tokenizer(t) for t in texts], max_tokens)
+
+
+def cut_tokens(tokens: list[list[str]], max_tokens: int | None) -> list[list[str]]:
+    """Each token list cut to `max_tokens` (None = no cap), with one warning when any was longer."""
     if max_tokens is None:
         return tokens
     if max_tokens < 1:

@@ -8,6 +8,7 @@ in. Every error answers `{"error": "<what was wrong>"}` (422 for a malformed req
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from importlib import resources
@@ -54,7 +55,8 @@ class RequestError(TextCNNError):
 
 def create_app(predictor: TextPredictor, config: ServeConfig, model_config: dict[str, Any] | None = None) -> FastAPI:
     """The service around `predictor` (loaded once, by the caller)."""
-    batcher = MicroBatcher(_quiet(predictor.predict_proba), config.batch_window_ms / 1000, config.max_batch_texts)
+    batcher = MicroBatcher(_quiet(predictor.predict_proba_and_token_counts), config.batch_window_ms / 1000,
+                           config.max_batch_texts)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202 - FastAPI's lifespan protocol
@@ -70,17 +72,18 @@ def create_app(predictor: TextPredictor, config: ServeConfig, model_config: dict
     async def predict(request: PredictRequest) -> dict[str, Any]:
         """One record per text: label and probabilities (multi-label: every label above its threshold)."""
         texts = _checked(request.texts, config.max_texts)
-        probs = await batcher.submit(texts)
+        probs, counts = await batcher.submit(texts)
         records = predictor.records(texts, probs, request.top_k)
-        return {"predictions": records, **_warnings(predictor, texts)}
+        return {"predictions": records, **_warnings(predictor, counts)}
 
     @app.post("/explain")
     async def explain(request: ExplainRequest) -> dict[str, Any]:
         """One explanation per text: the n-grams behind its prediction, as `predict --explain --json` gives."""
         texts = _checked(request.texts, config.max_texts)
         explain_one = predictor.explain_labels if predictor.multi_label else predictor.explain
-        explanations = await batcher.run_in_worker(_quiet(lambda: [explain_one(t) for t in texts]))
-        return {"explanations": explanations, **_warnings(predictor, texts)}
+        explanations, counts = await batcher.run_in_worker(
+            _quiet(lambda: ([explain_one(t) for t in texts], predictor.token_counts(texts))))
+        return {"explanations": explanations, **_warnings(predictor, counts)}
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -105,11 +108,13 @@ def _checked(texts: list[str], max_texts: int) -> list[str]:
     return check_texts(texts)
 
 
-def _warnings(predictor: TextPredictor, texts: list[str]) -> dict[str, list[str]]:
-    """A `warnings` list for texts cut to max_tokens or with no tokens (absent when there is none)."""
+def _warnings(predictor: TextPredictor, token_counts: Sequence[int]) -> dict[str, list[str]]:
+    """A `warnings` list for texts cut to max_tokens or with no tokens (absent when there is none).
+
+    The counts come from the worker thread's tokenisation: the event loop never tokenises.
+    """
     notes = []
-    for i, text in enumerate(texts):
-        n = len(predictor.tokenizer(text))
+    for i, n in enumerate(int(c) for c in token_counts):
         if predictor.max_tokens is not None and n > predictor.max_tokens:
             notes.append(f"text {i} has {n} tokens; only the first {predictor.max_tokens} were used")
         elif n == 0:

@@ -13,7 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-Predict = Callable[[list[str]], np.ndarray]  # texts -> probabilities (N, K)
+# texts -> per-text arrays whose first axis is the text: probabilities (N, K), or a tuple such as (probs, counts)
+Result = np.ndarray | tuple[np.ndarray, ...]
+Predict = Callable[[list[str]], Result]
 
 
 class MicroBatcher:
@@ -26,21 +28,21 @@ class MicroBatcher:
     def __init__(self, predict: Predict, window_s: float, max_texts: int) -> None:
         self.predict, self.window_s, self.max_texts = predict, window_s, max_texts
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="textcnn-forward")
-        self._queue: asyncio.Queue[tuple[list[str], asyncio.Future[np.ndarray]]] | None = None
+        self._queue: asyncio.Queue[tuple[list[str], asyncio.Future[Result]]] | None = None
         self._worker: asyncio.Task[None] | None = None
 
     async def run_in_worker(self, function: Callable[..., object], *args: object) -> object:
         """Run `function(*args)` on the forward-pass thread (e.g. an explanation)."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
 
-    async def submit(self, texts: list[str]) -> np.ndarray:
-        """The probabilities of `texts`, (len(texts), K), predicted alone or with other requests' texts."""
+    async def submit(self, texts: list[str]) -> Result:
+        """`predict(texts)` (e.g. probabilities (len(texts), K)), computed alone or with other requests' texts."""
         if self.window_s <= 0:
             return await self.run_in_worker(self.predict, texts)
         if self._worker is None:
             self._queue = asyncio.Queue()
             self._worker = asyncio.create_task(self._gather_forever())
-        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         await self._queue.put((texts, future))
         return await future
 
@@ -58,7 +60,7 @@ class MicroBatcher:
                     break
             await self._predict_together(pending)
 
-    async def _predict_together(self, pending: list[tuple[list[str], asyncio.Future[np.ndarray]]]) -> None:
+    async def _predict_together(self, pending: list[tuple[list[str], asyncio.Future[Result]]]) -> None:
         texts = [text for batch, _ in pending for text in batch]
         try:
             probs = await self.run_in_worker(self.predict, texts)
@@ -70,7 +72,7 @@ class MicroBatcher:
         start = 0
         for batch, future in pending:
             if not future.done():
-                future.set_result(probs[start:start + len(batch)])
+                future.set_result(_rows(probs, start, start + len(batch)))
             start += len(batch)
 
     async def close(self) -> None:
@@ -78,3 +80,10 @@ class MicroBatcher:
         if self._worker is not None:
             self._worker.cancel()
         self.executor.shutdown(wait=True)
+
+
+def _rows(result: Result, start: int, stop: int) -> Result:
+    """Rows start:stop of every array of `result`."""
+    if isinstance(result, tuple):
+        return tuple(part[start:stop] for part in result)
+    return result[start:stop]
