@@ -160,3 +160,20 @@ def test_a_run_stopped_under_torchrun_resumes_under_torchrun_to_the_uninterrupte
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     _train(tmp_path, "one", [sys.executable], long)
     _assert_same_training(tmp_path, "one", "ddp")
+
+
+def test_the_row_exchange_hook_returns_every_touched_row_and_leaves_dense_buckets_to_all_reduce(tmp_path: Path):
+    from types import SimpleNamespace
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        grad = torch.sparse_coo_tensor(torch.tensor([[3, 9, 3, 0]]), torch.randn(4, 5), (12, 5),
+                                       check_invariants=True)
+        out = distributed.exchange_sparse_rows(None, SimpleNamespace(buffer=lambda: grad)).wait()
+        assert out.is_sparse and out.shape == grad.shape
+        torch.testing.assert_close(out.to_dense(), grad.to_dense(), rtol=0, atol=0)  # bit-exact through the bytes
+        dense = torch.arange(4.0)
+        bucket = SimpleNamespace(buffer=lambda: dense, is_last=lambda: True)
+        assert torch.equal(distributed.exchange_sparse_rows(None, bucket).wait(), torch.arange(4.0))
+    finally:
+        dist.destroy_process_group()

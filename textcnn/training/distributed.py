@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import torch
 import torch.distributed as dist
 from torch import Tensor
+from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
 
 from ..base.errors import TextCNNError
 from ..data.batches import Batch, Batches
@@ -92,6 +93,55 @@ def all_min(value: Tensor) -> Tensor:
         value = value.clone()
         dist.all_reduce(value, op=dist.ReduceOp.MIN)
     return value
+
+
+def exchange_sparse_rows(state, bucket):  # no annotations: DDP checks them, and postponed ones read as str
+    """A DDP comm hook: dense buckets are all-reduced and averaged as DDP's default hook does; a sparse embedding
+    gradient is exchanged as its touched rows through dense all-gathers.
+
+    gloo's own sparse all-reduce crashed (SIGSEGV) in 2 of 4 full 2-rank SST-2 runs here; dense collectives did
+    not. Each rank sends its row count, then its rows packed as bytes (8 of row index, then the values),
+    padded to the largest count; the result is the concatenation of every rank's rows, divided by the world
+    size (duplicate rows are summed when the optimizer coalesces). Only dense tensors travel, so this works with
+    any backend.
+    """
+    grad = bucket.buffer()
+    if not grad.is_sparse:
+        return default_hooks.allreduce_hook(state, bucket)
+    result = torch.futures.Future()
+    result.set_result(_all_gather_rows(grad.coalesce()))
+    return result
+
+
+def _all_gather_rows(grad: Tensor) -> Tensor:
+    """The rows of every rank's coalesced sparse (V, E) gradient, as one uncoalesced sparse tensor / world size."""
+    world = dist.get_world_size()
+    rows, values = grad.indices()[0], grad.values()  # (n,), (n, E)
+    counts = [torch.zeros(1, dtype=torch.long, device=rows.device) for _ in range(world)]
+    dist.all_gather(counts, torch.tensor([len(rows)], device=rows.device))
+    n_most = int(max(counts).item())
+    packed = _pack_rows(rows, values, n_most)  # (n_most, 8 + E × bytes per value)
+    parts = [torch.empty_like(packed) for _ in range(world)]
+    dist.all_gather(parts, packed)
+    unpacked = [_unpack_rows(part[: int(count.item())], values) for part, count in zip(parts, counts)]
+    all_rows = torch.cat([r for r, _ in unpacked])
+    all_values = torch.cat([v for _, v in unpacked]) / world
+    return torch.sparse_coo_tensor(all_rows.unsqueeze(0), all_values, grad.shape, check_invariants=True)
+
+
+def _pack_rows(rows: Tensor, values: Tensor, length: int) -> Tensor:
+    """Row indices and values as one uint8 matrix (length, 8 + row bytes), zero-padded below the real rows."""
+    raw = torch.cat([rows.contiguous().view(torch.uint8).view(len(rows), -1),
+                     values.contiguous().view(torch.uint8).view(len(rows), -1)], dim=1)
+    packed = torch.zeros(length, raw.shape[1], dtype=torch.uint8, device=raw.device)
+    packed[: len(rows)] = raw
+    return packed
+
+
+def _unpack_rows(packed: Tensor, like: Tensor) -> tuple[Tensor, Tensor]:
+    rows = packed[:, :8].contiguous().view(torch.long).view(-1)  # (n,)
+    values = packed[:, 8:].contiguous().view(like.dtype).view(len(packed), *like.shape[1:])  # (n, E)
+    return rows, values
 
 
 def check_same_on_every_rank(what: str, text: str) -> None:

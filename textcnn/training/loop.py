@@ -290,8 +290,8 @@ def fit_model(
         `TrainingInterrupted`. With `resume`, training continues from that state at the next epoch boundary.
     Under torchrun the module is wrapped in DistributedDataParallel and each rank trains on its row slice of
     every global batch (`distributed.RankSlice`); only rank 0 logs, shows progress and writes the state. On the
-    CPU (gloo) a sparse embedding keeps its sparse gradients, so a step exchanges only the rows it touched and
-    LazyAdadelta stays on; on CUDA (NCCL, which all-reduces dense tensors only) the embedding goes dense.
+    CPU a sparse embedding keeps its sparse gradients: a comm hook (`distributed.exchange_sparse_rows`) exchanges
+    only the rows a step touched and LazyAdadelta stays on; on CUDA the embedding goes dense (untested there).
     """
     device = resolve_device(config.device)
     rank, world_size = distributed.world()
@@ -320,6 +320,8 @@ def fit_model(
     net, shard = module, train
     if world_size > 1:
         net = nn.parallel.DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
+        if _has_sparse_gradients(module):
+            net.register_comm_hook(None, distributed.exchange_sparse_rows)
         shard = distributed.RankSlice(train, rank, world_size)
     if config.compile:
         net = torch.compile(net, dynamic=True)  # one graph for every bucket length; max-norm stays eager
