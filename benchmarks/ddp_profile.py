@@ -4,9 +4,10 @@ Run by `benchmarks.ddp_scaling` under torchrun (one thread per rank); not a user
 `rand` (Kim's config, 300-d) on its slice of SST-2 sentence batches (global batch 50), as `fit_model` does,
 for `--warmup` + `--steps` steps twice: once normally (DDP all-reduces the gradients) and once inside
 `no_sync()` (no exchange; the optimizer steps on the rank's own gradients). The difference per step is the
-communication time the rank waits for; compute time is the `no_sync` step. A DDP comm hook counts the
-payload of every all-reduce it launches: a dense bucket is numel × 4 bytes; a sparse gradient (the
-touched embedding rows) is its coalesced nnz × (8 bytes of row index + 300 × 4 bytes of values).
+communication time the rank waits for; compute time is the `no_sync` step. The exchange is the one training
+uses (`textcnn.training.distributed.exchange_sparse_rows`), wrapped to count each bucket's payload: a dense
+bucket is numel × 4 bytes; the sparse gradient (the touched embedding rows) is its coalesced nnz × (8 bytes of row
+index + 300 × 4 bytes of values). "allreduces_per_step" counts buckets (one exchange each).
 
     torchrun --standalone --nproc_per_node 2 -m benchmarks.ddp_profile --gradients sparse --out profile.json
 """
@@ -43,18 +44,19 @@ class PayloadMeter:
         self.bytes, self.calls = 0, 0
 
 
-def metered_allreduce(meter, bucket):  # noqa: ANN001 - DDP checks real annotations; postponed ones read as str
-    """A DDP comm hook: all-reduce and average the bucket, as DDP's default hook does, counting its payload."""
+def metered_exchange(meter, bucket):  # noqa: ANN001 - DDP checks real annotations; postponed ones read as str
+    """The library's comm hook (`distributed.exchange_sparse_rows`: dense buckets all-reduced, sparse rows
+    all-gathered), counting each bucket's payload: dense numel × 4 bytes, sparse coalesced rows × (8 + E × 4)
+    (a rank's own rows; the padding to the larger count of the two ranks is not counted)."""
     grad = bucket.buffer()
     if grad.is_sparse:
-        grad = grad.coalesce()
-        meter.bytes += grad.indices().numel() * grad.indices().element_size()
-        meter.bytes += grad.values().numel() * grad.values().element_size()
+        rows = grad.coalesce()
+        meter.bytes += rows.indices().numel() * rows.indices().element_size()
+        meter.bytes += rows.values().numel() * rows.values().element_size()
     else:
         meter.bytes += grad.numel() * grad.element_size()
     meter.calls += 1
-    world = dist.get_world_size()
-    return dist.all_reduce(grad, async_op=True).get_future().then(lambda done: done.value()[0] / world)
+    return distributed.exchange_sparse_rows(None, bucket)
 
 
 def sst2_batches() -> tuple[TokenBatches, int]:
@@ -103,7 +105,7 @@ def main() -> None:
     optimizer = make_optimizer(module, TrainConfig())
     net = nn.parallel.DistributedDataParallel(module)
     meter = PayloadMeter()
-    net.register_comm_hook(meter, metered_allreduce)
+    net.register_comm_hook(meter, metered_exchange)
     shard = distributed.RankSlice(batches, rank, world)
     generator = torch.Generator().manual_seed(0)
     result: dict[str, float] = {}

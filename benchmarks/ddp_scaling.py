@@ -115,7 +115,7 @@ def throughput_table(rows: list[dict]) -> list[str]:
 
 
 def profile_table(rows: list[dict]) -> list[str]:
-    lines = ["| ranks | embedding gradients | all-reduces/step | MB sent per rank/step | step ms | "
+    lines = ["| ranks | embedding gradients | buckets exchanged/step | MB sent per rank/step | step ms | "
              "compute ms (no exchange) | communication ms (waited for) | communication share |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.distributed as dist
 
-from benchmarks.ddp_profile import PayloadMeter, metered_allreduce
+from benchmarks.ddp_profile import PayloadMeter, metered_exchange
 from benchmarks.ddp_scaling import accuracy_table, profile_table, throughput_table
 
 
@@ -17,15 +17,15 @@ def one_rank_group(tmp_path):
     dist.destroy_process_group()
 
 
-def test_the_meter_counts_dense_buckets_and_sparse_rows_and_returns_the_average(one_rank_group):
+def test_the_meter_counts_dense_buckets_and_sparse_rows_and_returns_the_exchanged_gradient(one_rank_group):
     meter = PayloadMeter()
     dense = torch.arange(6, dtype=torch.float32)
-    out = metered_allreduce(meter, SimpleNamespace(buffer=lambda: dense.clone())).wait()
+    out = metered_exchange(meter, SimpleNamespace(buffer=lambda: dense.clone(), is_last=lambda: True)).wait()
     torch.testing.assert_close(out, dense)
     assert (meter.bytes, meter.calls) == (6 * 4, 1)
     # rows 2 and 7 of a 10 × 3 embedding, row 2 twice: coalesced to 2 rows before counting
     sparse = torch.sparse_coo_tensor(torch.tensor([[2, 7, 2]]), torch.ones(3, 3), (10, 3), check_invariants=True)
-    out = metered_allreduce(meter, SimpleNamespace(buffer=lambda: sparse)).wait()
+    out = metered_exchange(meter, SimpleNamespace(buffer=lambda: sparse)).wait()
     assert meter.bytes == 6 * 4 + 2 * 8 + 2 * 3 * 4 and meter.calls == 2
     torch.testing.assert_close(out.to_dense(), sparse.to_dense())
 
