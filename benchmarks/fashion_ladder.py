@@ -109,14 +109,14 @@ def protocol_params(rung: Rung, protocol: str) -> dict[str, Any]:
 
 def classifier(rung: Rung, args: argparse.Namespace) -> ImageCNNClassifier:
     sgd = rung.optimizer == "sgd"
-    return ImageCNNClassifier(
+    params = dict(
         model=rung.model, optimizer=rung.optimizer, lr=SGD_LR if sgd else ADAM_LR,
         momentum=SGD_MOMENTUM if sgd else 0.9,
         epochs=args.long_epochs if rung.long else args.epochs, patience=args.patience if rung.long else None,
         lr_schedule="plateau" if rung.long else "none", lr_factor=args.lr_factor, lr_patience=args.lr_patience,
-        seed=args.seed, device=args.device,
-        **{**protocol_params(rung, args.protocol), **(CHANGES[args.change][1] if args.change else {})},
+        seed=args.seed, device=args.device, **protocol_params(rung, args.protocol),
     )
+    return ImageCNNClassifier(**{**params, **(CHANGES[args.change][1] if args.change else {})})
 
 
 def table(args: argparse.Namespace) -> str:

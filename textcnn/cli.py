@@ -267,6 +267,8 @@ Examples:
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="adadelta", show_default=True)
 @click.option("--lr", type=float, help="Default 1.0 (Adadelta) or 1e-3 (Adam).")
 @click.option("--adam-eps", default=1e-8, show_default=True, help="Adam's ε (PyTorch's default; Keras's is 1e-7).")
+@click.option("--mixup", default=0.0, show_default=True, type=click.FloatRange(min=0),
+              help="Mixup of pooled features, λ ~ Beta(α, α) per batch (α 0.2-1 is usual); 0 = off.")
 @click.option("--epochs", default=25, show_default=True)
 @click.option("--batch-size", default=50, show_default=True)
 @_selection_options
@@ -540,6 +542,8 @@ Examples:
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="adam", show_default=True)
 @click.option("--lr", type=float, help="Default 1e-3 (Adam), 0.01 (SGD) or 1.0 (Adadelta).")
 @click.option("--adam-eps", default=1e-8, show_default=True, help="Adam's ε (PyTorch's default; Keras's is 1e-7).")
+@click.option("--mixup", default=0.0, show_default=True, type=click.FloatRange(min=0),
+              help="Mixup of pooled features, λ ~ Beta(α, α) per batch (α 0.2-1 is usual); 0 = off.")
 @click.option("--momentum", default=0.9, show_default=True, help="SGD momentum.")
 @click.option("--epochs", default=60, show_default=True)
 @click.option("--batch-size", default=16, show_default=True)

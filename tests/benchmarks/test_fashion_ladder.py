@@ -28,9 +28,11 @@ def test_a_change_overrides_only_its_own_parameters():
     args = SimpleNamespace(epochs=5, long_epochs=30, patience=5, lr_factor=0.5, lr_patience=2, seed=0, device="cpu",
                            protocol="keras", change=None)
     plain = classifier(RUNGS[3], args).get_params()
-    changed = classifier(RUNGS[3], SimpleNamespace(**{**vars(args), "change": "torch-bn"})).get_params()
-    assert {k for k in plain if plain[k] != changed[k]} == {"bn_momentum", "bn_eps"}
-    assert (changed["bn_momentum"], changed["bn_eps"]) == (0.1, 1e-5) and plain["init"] == changed["init"] == "keras"
+    for change, (_, overrides) in CHANGES.items():
+        changed = classifier(RUNGS[3], SimpleNamespace(**{**vars(args), "change": change})).get_params()
+        assert {k for k in plain if plain[k] != changed[k]} == set(overrides)
+        assert all(changed[k] == v for k, v in overrides.items())
+    assert (plain["init"], plain["bn_momentum"], plain["model"]) == ("keras", 0.01, "wide-cnn-bn")
 
 
 def test_a_change_outside_the_keras_protocol_of_rungs_4_5_is_refused(monkeypatch):

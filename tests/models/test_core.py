@@ -80,3 +80,33 @@ def test_fused_conv_pool_equals_separate_convs_in_value_and_gradient():
     assert fused[2].abs().sum() == 0  # the empty row still pools to zeros
     for a, b in zip(fused_grads, plain_grads):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+# ---- mixup of pooled features (issue 23) ----
+def test_a_mix_interpolates_each_row_with_its_partner_by_the_weight():
+    from textcnn.models.core import Mix
+
+    x = torch.arange(12.0).view(4, 3)
+    order = torch.tensor([2, 3, 0, 1])
+    torch.testing.assert_close(Mix(0.25, order)(x), 0.25 * x + 0.75 * x[order])
+    assert torch.equal(Mix(1.0, order)(x), x)
+
+
+def test_text_and_image_models_mix_their_pooled_features_before_the_head():
+    from textcnn.base.config import TextCNNConfig
+    from textcnn.models.core import Mix
+    from textcnn.models.image import MODELS
+    from textcnn.models.text import TextCNN
+
+    torch.manual_seed(0)
+    text = TextCNN(TextCNNConfig(variant="rand", embedding_dim=6, n_filters=3), 20, 2).eval()
+    image = MODELS["digits-cnn"].builder((1, 8, 8), 10).eval()
+    for model, inputs in ((text, (torch.randint(1, 20, (4, 7)),)), (image, (torch.rand(4, 1, 8, 8),))):
+        order = torch.tensor([1, 0, 3, 2])
+        assert torch.equal(model(*inputs, mix=Mix(1.0, order)), model(*inputs))
+        captured: list[torch.Tensor] = []
+        model.head.register_forward_hook(lambda _, args, out, seen=captured: seen.append(args[0]))
+        model(*inputs)
+        mixed = model(*inputs, mix=Mix(0.5, order))
+        weight, bias = model.head.linear.weight, model.head.linear.bias
+        torch.testing.assert_close(mixed, (0.5 * captured[0] + 0.5 * captured[0][order]) @ weight.T + bias)

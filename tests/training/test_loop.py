@@ -301,3 +301,61 @@ def test_adam_eps_reaches_adam_and_only_adam():
 def test_adam_eps_must_be_positive():
     with pytest.raises(ConfigError, match="adam_eps must be positive"):
         TrainConfig(adam_eps=0.0)
+
+
+# ---- mixup (issue 23) ----
+class MixedLinear(nn.Module):
+    """A linear model over 2-d points that takes the loop's `mix=`: the features it mixes are the inputs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.linear = nn.Linear(2, 2)
+        self.mixes: list = []
+
+    def forward(self, x: torch.Tensor, mix=None) -> torch.Tensor:  # noqa: ANN001
+        self.mixes.append(mix)
+        return self.linear(x if mix is None else mix(x))
+
+
+class PlainLinear(MixedLinear):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x)
+
+
+def _fit(model: nn.Module, **config) -> dict[str, torch.Tensor]:
+    x, y = _blobs()
+    fit_model(model, TensorBatches(x, y), TrainConfig(epochs=3, seed=1, optimizer="adam", lr=0.05, device="cpu",
+                                                       **config), dev=(TensorBatches(x, y), y))
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_mixup_off_trains_exactly_as_a_model_without_mixup_and_passes_no_mix():
+    mixed = MixedLinear()
+    off, plain = _fit(mixed, mixup=0.0), _fit(PlainLinear())
+    assert all(torch.equal(off[k], plain[k]) for k in off)
+    assert mixed.mixes and all(m is None for m in mixed.mixes)
+
+
+def test_mixup_mixes_each_training_batch_reproducibly_and_changes_the_weights():
+    first, again = MixedLinear(), MixedLinear()
+    a, b = _fit(first, mixup=0.4), _fit(again, mixup=0.4)
+    assert all(torch.equal(a[k], b[k]) for k in a)  # same seed, same λs and row orders
+    train_mixes = [m for m in first.mixes if m is not None]
+    assert len(train_mixes) == 3 * 15  # every training step, never the dev evaluation
+    weights = [m.weight for m in train_mixes]
+    assert all(0.0 <= w <= 1.0 for w in weights) and len(set(weights)) > 1
+    assert all(sorted(m.order.tolist()) == list(range(len(m.order))) for m in train_mixes)
+    off = _fit(MixedLinear())
+    assert not all(torch.equal(a[k], off[k]) for k in a)
+
+
+def test_mixup_needs_a_model_that_takes_mix():
+    with pytest.raises(ConfigError, match="mixup needs a model whose forward takes mix="):
+        _fit(PlainLinear(), mixup=0.2)
+
+
+@pytest.mark.parametrize("bad", [-0.1, True, "1"])
+def test_mixup_must_be_a_non_negative_concentration(bad):
+    with pytest.raises(ConfigError, match="mixup must be a Beta concentration"):
+        TrainConfig(mixup=bad)

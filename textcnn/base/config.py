@@ -167,6 +167,9 @@ class TrainConfig:
     # pos_weight = negatives / positives per label (BCEWithLogitsLoss); None = every example weighs the same
     class_weight: str | None = None
     threshold: float | str = 0.5  # multi-label decision threshold: a probability in (0, 1), or "tune" (on dev)
+    # mixup on the pooled features (Guo, Mao & Zhang 2019, senMixup; Zhang et al. 2018): each training batch is
+    # mixed with a shuffled copy of itself, features and labels alike, by λ ~ Beta(mixup, mixup); 0 = off
+    mixup: float = 0.0
     seed: int = 0
     device: str = runtime("auto")
     deterministic: bool = False  # torch.use_deterministic_algorithms + one thread
@@ -196,6 +199,8 @@ class TrainConfig:
         if self.class_weight is not None:
             _check_choice("class_weight", self.class_weight, CLASS_WEIGHTS)
         _check_threshold(self.threshold)
+        if isinstance(self.mixup, bool) or not isinstance(self.mixup, int | float) or self.mixup < 0:
+            raise ConfigError(f"mixup must be a Beta concentration α ≥ 0 (0 = off; 0.2-1 is usual); got {self.mixup!r}")
         if not self.multi_label and self.threshold != 0.5:
             raise ConfigError("threshold applies to multi-label models (sigmoid outputs); set multi_label=True "
                               "(--multi-label) or leave threshold at 0.5")

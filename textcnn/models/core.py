@@ -12,6 +12,7 @@ maps, K classes, H/W image size.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -237,8 +238,26 @@ class MaskedConvPool(nn.Module):
         return tuple(h for h in self.bank.widths for _ in range(self.out_features // len(self.bank.widths)))
 
 
+@dataclass(frozen=True)
+class Mix:
+    """Mixup of a batch with a permutation of itself (Zhang et al. 2018; on pooled features: Guo et al. 2019).
+
+    `weight` is λ; row i becomes λ · x[i] + (1 - λ) · x[order[i]]. The loss mixes the labels the same way.
+    """
+
+    weight: float
+    order: Tensor  # (B,) a permutation of the batch rows
+
+    def __call__(self, x: Tensor) -> Tensor:
+        # x: (B, ...) features
+        return self.weight * x + (1.0 - self.weight) * x[self.order]  # (B, ...)
+
+
 class ClassifierHead(nn.Module):
-    """Dropout then a linear layer to class logits, with Kim's max-norm on each class's weight row."""
+    """Dropout then a linear layer to class logits, with Kim's max-norm on each class's weight row.
+
+    With a `Mix` the features are mixed first (training only: the fit loop passes one when `mixup` is on).
+    """
 
     def __init__(self, in_features: int, n_classes: int, dropout: float, max_norm: float | None) -> None:
         super().__init__()
@@ -246,8 +265,10 @@ class ClassifierHead(nn.Module):
         self.linear = nn.Linear(in_features, n_classes)
         self.max_norm = max_norm
 
-    def forward(self, features: Tensor) -> Tensor:
+    def forward(self, features: Tensor, mix: Mix | None = None) -> Tensor:
         # features: (B, F)
+        if mix is not None:
+            features = mix(features)  # (B, F)
         return self.linear(self.dropout(features))  # (B, K)
 
     @torch.no_grad()

@@ -19,6 +19,7 @@ from .core import (
     BranchBank,
     ClassifierHead,
     ConvUnit,
+    Mix,
     Padding,
     Residual,
     adaptive_pool_layer,
@@ -191,9 +192,9 @@ class ImageCNN(nn.Module):
         self.out_shape = shape
         self.head = ClassifierHead(shape[0] * shape[1] * shape[2], n_classes, dropout, max_norm=None)
 
-    def forward(self, images: Tensor) -> Tensor:
-        # images: (B, C, H, W)
-        return self.head(self.features(images))  # (B, K)
+    def forward(self, images: Tensor, mix: Mix | None = None) -> Tensor:
+        # images: (B, C, H, W); mix: training-time mixup of the flattened features
+        return self.head(self.features(images), mix)  # (B, K)
 
 
 # ---- named architectures: each only chooses a plan ----

@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from ..base.config import TextCNNConfig
 from ..base.tokens import PAD_ID
-from .core import ClassifierHead, MaskedConvPool
+from .core import ClassifierHead, MaskedConvPool, Mix
 
 RAND_INIT_RANGE = 0.25  # U[-0.25, 0.25], Kim's released code for random word vectors
 
@@ -54,12 +54,12 @@ class TextCNN(nn.Module):
         channels = [emb(ids) for emb in (self.static, self.tuned) if emb is not None]  # each (B, L, E)
         return torch.cat(channels, dim=-1).transpose(1, 2)  # (B, E * n_channels, L)
 
-    def forward(self, ids: Tensor, lengths: Tensor | None = None) -> Tensor:
-        # ids: (B, L) right-padded with PAD_ID; lengths: (B,) real tokens per row
+    def forward(self, ids: Tensor, lengths: Tensor | None = None, mix: Mix | None = None) -> Tensor:
+        # ids: (B, L) right-padded with PAD_ID; lengths: (B,) real tokens per row; mix: training-time mixup
         if lengths is None:
             lengths = (ids != PAD_ID).sum(dim=1)  # (B,)
         features = self.features(self.embed(ids), lengths)  # (B, C * n_widths)
-        return self.head(features)  # (B, K)
+        return self.head(features, mix)  # (B, K)
 
     def set_speed_options(self, *, fused_conv: bool = False, sparse_embeddings: bool = False) -> None:
         """Speed options that keep the function and the weights (and so the checkpoint) unchanged.

@@ -2,11 +2,13 @@
 
 The loop knows nothing about text or images: it sees a module, cross-entropy, and an object
 that yields `Batch`es each epoch. A module may define `apply_constraints()` (e.g. Kim's max-norm),
-which runs after every optimizer step.
+which runs after every optimizer step, and must take a `mix=` keyword (a `textcnn.models.core.Mix`) to be
+trained with `TrainConfig.mixup`.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import random
 import signal
@@ -26,6 +28,7 @@ from tqdm.auto import tqdm
 from ..base.config import TrainConfig
 from ..base.errors import ConfigError, TextCNNError, TrainingError, TrainingInterrupted
 from ..data.batches import Batches
+from ..models.core import Mix
 from . import distributed
 from .objective import correct, dev_score, example_losses
 from .optim import LazyAdadelta
@@ -177,15 +180,36 @@ class _StopOnSignal:
             signal.signal(sig, handler)
 
 
+def _mixup(config: TrainConfig, epoch: int, step: int, batch_size: int, device: torch.device) -> Mix:
+    """The step's mixup: λ ~ Beta(α, α) and a shuffled row order, drawn from (seed, rank, epoch, step) alone.
+
+    A generator of its own, seeded per step, leaves the batch order of training unchanged and needs no resume
+    state: a resumed epoch draws the same λs. (Ranks mix within their own slice of the global batch.)
+    """
+    rng = np.random.default_rng([config.seed, distributed.world()[0], epoch, step])
+    weight = float(rng.beta(config.mixup, config.mixup))
+    return Mix(weight, torch.as_tensor(rng.permutation(batch_size), device=device))
+
+
+def _mixed_losses(logits: Tensor, labels: Tensor, multi_label: bool, weights: Tensor | None,
+                  mix: Mix | None) -> Tensor:
+    """Per-example losses; under mixup the same λ mixes the losses against both label sets (Zhang et al. 2018)."""
+    losses = example_losses(logits, labels, multi_label, weights)
+    if mix is None:
+        return losses
+    return mix.weight * losses + (1.0 - mix.weight) * example_losses(logits, labels[mix.order], multi_label, weights)
+
+
 def _train_epoch(
     net: nn.Module, module: nn.Module, batches: Batches, optimizer: torch.optim.Optimizer, config: TrainConfig,
     device: torch.device, generator: torch.Generator, bar: tqdm | None, stop: _StopOnSignal,
-    weights: Tensor | None = None,
+    weights: Tensor | None = None, epoch: int = 1,
 ) -> tuple[float, float, int, int, bool]:
     """One pass; returns (mean loss, accuracy, steps taken, first non-finite step or -1, stopped by a signal).
 
     Sums and the non-finite flag stay on device, read once at the end: no per-step host sync.
-    `net` is `module` itself, or its DistributedDataParallel wrapper.
+    `net` is `module` itself, or its DistributedDataParallel wrapper. Under mixup the training accuracy counts
+    the arg-max against each example's own (unmixed) label.
     """
     net.train()
     loss_sum = torch.zeros((), device=device)
@@ -196,9 +220,10 @@ def _train_epoch(
         if config.dry_run and step >= config.dry_run_batches:
             break
         batch = batch.to(device)
+        mix = _mixup(config, epoch, step, len(batch.index), device) if config.mixup > 0 else None
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
-            logits = net(*batch.inputs).float()  # (B, K)
-        summed = example_losses(logits, batch.labels, config.multi_label, weights).sum()
+            logits = (net(*batch.inputs) if mix is None else net(*batch.inputs, mix=mix)).float()  # (B, K)
+        summed = _mixed_losses(logits, batch.labels, config.multi_label, weights, mix).sum()
         if batch.global_size is None:
             loss = summed / len(batch.index)
         else:  # a rank's slice: scaled so DDP's mean over ranks is the mean over the whole batch
@@ -297,6 +322,8 @@ def fit_model(
     rank, world_size = distributed.world()
     if world_size > 1 and device.type == "cuda":
         device = torch.device("cuda", torch.cuda.current_device())
+    if config.mixup > 0 and "mix" not in inspect.signature(module.forward).parameters:
+        raise ConfigError(f"mixup needs a model whose forward takes mix=; {type(module).__name__} does not")
     generator = seed_everything(config.seed, config.deterministic)
     module.to(device)
     weights = None if class_weights is None else class_weights.to(device)
@@ -334,7 +361,7 @@ def fit_model(
         for epoch in range(state.epoch + 1, epochs + 1):
             start, lr = time.perf_counter(), _current_lr(optimizer)
             loss, train_acc, steps, bad, stopped = _train_epoch(net, module, shard, optimizer, config, device,
-                                                                generator, bar, stop, weights)
+                                                                generator, bar, stop, weights, epoch)
             if bad >= 0:
                 raise TrainingError(
                     f"training loss became non-finite at step {(epoch - 1) * n_steps + bad + 1} (epoch {epoch}, "
