@@ -30,7 +30,14 @@ from ..training import distributed
 from ..training.loop import FitResult, fit_model, predict_logits, resolve_device
 from ..training.objective import balanced_weights
 from ..training.resume import RESUME_DIR, has_train_state
-from .labels import decide, encode_label_sets, label_matrix, label_sets_of, multi_label_classes, tune_thresholds
+from .labels import (
+    encode_label_sets,
+    label_matrix,
+    multi_label_classes,
+    predicted_labels,
+    predictions,
+    tune_thresholds,
+)
 
 
 class NotFittedError(TextCNNError, sklearn.exceptions.NotFittedError):
@@ -244,18 +251,12 @@ class CNNClassifierBase(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class of each input; multi-label: the 0/1 indicator matrix (n, K) of `classes_`."""
-        probs = self.predict_proba(X)
-        if self.multi_label:
-            return decide(probs, self.thresholds_)
-        return self.classes_[probs.argmax(axis=1)]
+        return predictions(self.predict_proba(X), self.classes_, self.multi_label, self.thresholds_)
 
     def predict_labels(self, X: Any) -> list[list[Any]]:
         """The label names of each input, most probable first: those above their thresholds (multi-label), or
         the predicted class alone."""
-        probs = self.predict_proba(X)
-        if self.multi_label:
-            return label_sets_of(decide(probs, self.thresholds_), probs, self.classes_.tolist())
-        return [[self.classes_[k].item()] for k in probs.argmax(axis=1)]
+        return predicted_labels(self.predict_proba(X), self.classes_.tolist(), self.multi_label, self.thresholds_)
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Accuracy on (X, y); multi-label: subset accuracy (every label right), as scikit-learn scores it."""

@@ -75,6 +75,21 @@ def label_sets_of(decisions: np.ndarray, probs: np.ndarray, classes: Sequence[An
     return [[classes[j] for j in sorted(np.flatnonzero(row), key=lambda j: -p[j])] for row, p in zip(decisions, probs)]
 
 
+def predictions(probs: np.ndarray, classes: np.ndarray, multi_label: bool,
+                thresholds: np.ndarray | None) -> np.ndarray:
+    """What `predict` returns: each row's most probable class, or (multi-label) the 0/1 matrix above `thresholds`."""
+    return decide(probs, thresholds) if multi_label else classes[probs.argmax(axis=1)]
+
+
+def predicted_labels(probs: np.ndarray, classes: Sequence[Any], multi_label: bool,
+                     thresholds: np.ndarray | None) -> list[list[Any]]:
+    """What `predict_labels` returns: per row the labels above their thresholds, most probable first
+    (multi-label), or the most probable class alone."""
+    if multi_label:
+        return label_sets_of(decide(probs, thresholds), probs, classes)
+    return [[classes[k]] for k in probs.argmax(axis=1)]
+
+
 def tune_thresholds(probs: np.ndarray, y_true: np.ndarray, default: float = 0.5) -> np.ndarray:
     """Per label, a threshold on dev probabilities that maximises that label's F1 (scikit-learn's PR curve).
 

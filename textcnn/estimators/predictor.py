@@ -26,7 +26,7 @@ from ..models.text import TextCNN
 from ..models.weights import load_weights_into
 from ..storage.rundir import SavedRun, load_run
 from ..training.loop import one_thread_if_small, predict_logits, resolve_device
-from .labels import decide, label_sets_of
+from .labels import predicted_labels, predictions
 
 PREDICT_BATCH_SIZE = 256
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # textcnn/
@@ -117,18 +117,12 @@ class TextPredictor:
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         """The most probable class of each text; multi-label: the 0/1 indicator matrix (n, K)."""
-        probs = self.predict_proba(texts)
-        if self.multi_label:
-            return decide(probs, self.label_thresholds)
-        return self.classes[probs.argmax(axis=1)]
+        return predictions(self.predict_proba(texts), self.classes, self.multi_label, self.label_thresholds)
 
     def predict_labels(self, texts: Sequence[str]) -> list[list[str]]:
         """The label names of each text, most probable first: those above their thresholds (multi-label), or
         the predicted class alone."""
-        probs = self.predict_proba(texts)
-        if not self.multi_label:
-            return [[self.class_names[k]] for k in probs.argmax(axis=1)]
-        return label_sets_of(decide(probs, self.label_thresholds), probs, self.class_names)
+        return predicted_labels(self.predict_proba(texts), self.class_names, self.multi_label, self.label_thresholds)
 
     def predict_records(self, texts: Sequence[str], top_k: int | None = None) -> list[dict[str, Any]]:
         """One dict per text: text, label, probability, and the `top_k` classes with probabilities.
@@ -144,7 +138,7 @@ class TextPredictor:
         records = prediction_records("text", texts, probs, self.classes, top_k)
         if not self.multi_label:
             return records
-        labels = label_sets_of(decide(probs, self.label_thresholds), probs, self.class_names)
+        labels = predicted_labels(probs, self.class_names, True, self.label_thresholds)
         return [{"text": r["text"], "labels": chosen, "probabilities": r["probabilities"]}
                 for r, chosen in zip(records, labels)]
 
