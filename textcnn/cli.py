@@ -312,7 +312,44 @@ def _report(summary: Any) -> None:
             "test_micro_f1", "test_macro_f1"]
     if summary.metrics.get("dev_metric", "accuracy") != "accuracy":
         keys[1:1] = ["dev_metric", "best_dev_score"]
+    keys += ["search"]
     click.echo(json.dumps({k: summary.metrics[k] for k in keys if k in summary.metrics}))
+
+
+_SEARCH_EXAMPLES = """
+\b
+Examples:
+  textcnn search --trials 5 --folds 2 --epochs 3          # the demo set, offline
+  TEXTCNN_DATA=../shared/data textcnn search --dataset mr --variant rand --trials 30 --timeout 3600
+"""
+# train's options that a search does not take: it trains one final model, from scratch, in memory
+_NOT_SEARCHED = ("cv", "n_seeds", "resume", "on_disk")
+
+
+@main.command(epilog=_SEARCH_EXAMPLES)
+@click.option("--trials", default=20, show_default=True, type=click.IntRange(min=1), help="Optuna trials.")
+@click.option("--folds", default=3, show_default=True, type=click.IntRange(min=1),
+              help="Stratified folds of train, each the dev set once (1 = the dataset's dev split).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds after which no trial starts.")
+@_friendly_errors
+def search(**opts: Any) -> None:
+    """Tune filter widths, feature maps, dropout and lr on dev folds (Optuna), then train and save the best.
+
+    Every other option is train's and fixes that setting for all trials. The run directory holds the final
+    model as `train` saves it and search.json (each trial's settings and fold scores, and the best settings).
+    """
+    from .jobs.search import SearchConfig, search_run
+    from .jobs.text import DataSource, make_classifier
+
+    opts = _with_aliases(opts)
+    config = SearchConfig(**{f: opts.pop(f) for f in ("trials", "folds", "timeout")})
+    source = DataSource(**{f: opts.pop(f) for f in JOB_OPTIONS if f not in ("out", "force", *_NOT_SEARCHED)})
+    out, force = opts.pop("out"), opts.pop("force")
+    clf = make_classifier(source, progress=False, **opts)
+    _report(search_run(clf, source, config, out, force, progress=sys.stderr.isatty()))
+
+
+search.params[:0] = [p for p in train.params if p.name not in _NOT_SEARCHED]  # train's data, model and fit options
 
 
 _PREDICT_EXAMPLES = """

@@ -1,0 +1,196 @@
+"""`textcnn search`: tune the settings Zhang & Wallace (2015) found to matter most, on dev folds, with Optuna.
+
+Zhang & Wallace's sensitivity analysis of this CNN ("A Sensitivity Analysis of (and Practitioners' Guide to)
+Convolutional Neural Networks for Sentence Classification", 2015/2017) found the filter region sizes and the
+number of feature maps to matter most, then dropout; the learning rate of the optimizer is the fourth knob here.
+Each trial trains one model per fold: the training split is cut into `folds` stratified folds, and each fold in
+turn is the dev set (early stopping and the score) for a model trained on the others; with `folds` 1 the
+source's own dev split (or the estimator's `dev_fraction` of train) is used. The trial's score is the mean dev
+score (`TrainConfig.dev_metric`) over its folds; after each fold the running mean is reported, and Optuna's
+median pruner stops a trial whose running mean falls below the median of earlier trials at that fold. The
+sampler (TPE) is seeded with the estimator's seed, so a search is repeatable on the same machine.
+
+The best settings then train the final model through the ordinary `train` job, in the same run directory, so the
+model, its config.json (which holds the chosen settings), metrics and test score are those of any run; the
+search itself (space, every trial's settings, fold scores and state, the best settings) goes to `search.json`.
+The test split is read only by that final model, once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import statistics
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import StratifiedKFold
+
+from ..base.atomic import write_json
+from ..base.errors import ConfigError, DataError
+from ..data.files import TextDataset
+from ..estimators.text import TextCNNClassifier
+from ..training import distributed
+from .text import RUNS_ROOT, DataSource, RunSummary, train_run
+
+log = logging.getLogger(__name__)
+
+SEARCH = "search.json"
+# filter region sizes: Kim's 3,4,5, the neighbours Zhang & Wallace recommend combining around the best single
+# size, and single sizes
+FILTER_SIZES: tuple[str, ...] = ("3,4,5", "2,3,4", "1,2,3", "3,4", "4,5", "3", "5", "1,2,3,4,5")
+N_FILTERS = (50, 400)  # log-uniform; Zhang & Wallace: 100-600 is a good range, more helps little
+DROPOUT = (0.0, 0.6)  # Zhang & Wallace: 0-0.5 works; little difference between them
+LR: dict[str, tuple[float, float]] = {"adadelta": (0.1, 2.0), "adam": (1e-4, 3e-3), "sgd": (1e-3, 0.1)}  # log-uniform
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """How long and on what a search runs (beside the estimator's own parameters)."""
+
+    trials: int = 20  # Optuna trials (fewer when `timeout` ends the search first)
+    folds: int = 3  # stratified folds of the training split; 1 = the source's dev split
+    timeout: float | None = None  # seconds after which no new trial starts
+
+    def __post_init__(self) -> None:
+        if self.trials < 1:
+            raise ConfigError(f"--trials must be at least 1; got {self.trials}")
+        if self.folds < 1:
+            raise ConfigError(f"--folds must be at least 1; got {self.folds}")
+        if self.timeout is not None and self.timeout <= 0:
+            raise ConfigError(f"--timeout must be positive seconds; got {self.timeout}")
+
+
+def space(optimizer: str) -> dict[str, Any]:
+    """The search space, as search.json records it."""
+    return {"filter_sizes": list(FILTER_SIZES), "n_filters": list(N_FILTERS), "dropout": list(DROPOUT),
+            "lr": list(LR[optimizer])}
+
+
+def suggest(trial: Any, optimizer: str) -> dict[str, Any]:
+    """One trial's estimator parameters."""
+    sizes = trial.suggest_categorical("filter_sizes", FILTER_SIZES)
+    return {
+        "filter_sizes": tuple(int(h) for h in sizes.split(",")),
+        "n_filters": trial.suggest_int("n_filters", *N_FILTERS, log=True),
+        "dropout": trial.suggest_float("dropout", *DROPOUT),
+        "lr": trial.suggest_float("lr", *LR[optimizer], log=True),
+    }
+
+
+def fold_splits(splits: dict[str, TextDataset], folds: int, seed: int) -> list[tuple[TextDataset, TextDataset | None]]:
+    """(train, dev) pairs: `folds` stratified folds of train, or with 1 fold the source's dev split (None: the
+    estimator holds out its `dev_fraction`)."""
+    train = splits["train"]
+    if folds == 1:
+        return [(train, splits.get("dev"))]
+    if train.multi_label:
+        raise DataError("search folds are stratified by label: use --folds 1 (the dev split) for multi-label data")
+    labels = np.asarray(train.labels)
+    if np.bincount(labels, minlength=len(train.label_names)).min() < folds:
+        raise DataError(f"a class has fewer than {folds} training examples; lower --folds")
+    cut = StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(labels)), labels)
+    return [(train.subset(fit.tolist()), train.subset(dev.tolist())) for fit, dev in cut]
+
+
+def _names(split: TextDataset) -> list[str]:
+    return [split.label_names[i] for i in split.labels]
+
+
+def fold_score(clf: TextCNNClassifier, train: TextDataset, dev: TextDataset | None) -> float:
+    """The best dev score of `clf` trained on `train` (early-stopped on `dev`)."""
+    clf.fit(train.texts, _names(train), dev=None if dev is None else (dev.texts, _names(dev)),
+            label_names=train.label_names)
+    score = clf.fit_result_.best_dev_score
+    if score is None:
+        raise ConfigError("a search scores trials on dev: keep a dev split (dev_fraction > 0, selection not 'last')")
+    return float(score)
+
+
+def objective(clf: TextCNNClassifier, folds: list[tuple[TextDataset, TextDataset | None]],
+              records: list[dict[str, Any]]) -> Callable[[Any], float]:
+    """Optuna's objective: the mean dev score over folds, pruned fold by fold."""
+    import optuna
+
+    def score(trial: Any) -> float:
+        params = suggest(trial, clf.optimizer)
+        record = {"number": trial.number, "params": {**params, "filter_sizes": list(params["filter_sizes"])},
+                  "fold_scores": [], "state": "running"}
+        records.append(record)
+        for k, (train, dev) in enumerate(folds):
+            with _quiet_epochs():
+                record["fold_scores"].append(fold_score(clone(clf).set_params(**params), train, dev))
+            running = statistics.mean(record["fold_scores"])
+            trial.report(running, k)
+            if trial.should_prune():
+                record.update(state="pruned", value=running)
+                log.info("trial %d pruned after fold %d: %.4f  %s", trial.number, k + 1, running, record["params"])
+                raise optuna.TrialPruned()
+        record.update(state="complete", value=statistics.mean(record["fold_scores"]))
+        log.info("trial %d: %.4f  %s", trial.number, record["value"], record["params"])
+        return record["value"]
+
+    return score
+
+
+@contextmanager
+def _quiet_epochs() -> Iterator[None]:
+    """No per-epoch log lines while a trial trains (one line per trial instead); the final model logs as usual."""
+    loop_log = logging.getLogger("textcnn.training.loop")
+    level = loop_log.level
+    loop_log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        loop_log.setLevel(level)
+
+
+def _import_optuna() -> Any:
+    try:
+        import optuna
+    except ImportError as err:
+        raise ConfigError("textcnn search needs Optuna: pip install -e \".[search]\" (or pip install optuna)") from err
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own log line per trial instead
+    return optuna
+
+
+def search_run(
+    clf: TextCNNClassifier, source: DataSource, config: SearchConfig, out: str | os.PathLike | None = None,
+    force: bool = False, progress: bool = False,
+) -> RunSummary:
+    """Search `config.trials` settings for `clf` on `source`'s dev folds, then train and save the best (see module)."""
+    optuna = _import_optuna()
+    if distributed.launched_world_size() > 1:
+        raise ConfigError("textcnn search runs in one process; launch it without torchrun")
+    splits = source.load(multi_label=clf.multi_label)
+    folds = fold_splits(splits, config.folds, clf.seed)
+    run_dir = Path(out) if out else RUNS_ROOT / f"{source.name}-search-{datetime.now():%Y%m%d-%H%M%S}"
+    if run_dir.exists() and not force and any(run_dir.iterdir()):
+        raise DataError(f"{run_dir} already exists; choose another --out or pass --force to overwrite it")
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=clf.seed),
+                                pruner=optuna.pruners.MedianPruner(n_startup_trials=3))
+    records: list[dict[str, Any]] = []
+    study.optimize(objective(clone(clf).set_params(progress=False), folds, records), n_trials=config.trials,
+                   timeout=config.timeout, show_progress_bar=progress)
+    finished = [r for r in records if r["state"] == "complete"]
+    if not finished:
+        raise DataError("no search trial finished (all were pruned or the timeout came first); raise --timeout")
+    best = max(finished, key=lambda r: r["value"])
+    log.info("best settings (trial %d, mean dev %s %.4f): %s", best["number"], clf.train_config().dev_metric,
+             best["value"], best["params"])
+    final = clone(clf).set_params(**{**best["params"], "filter_sizes": tuple(best["params"]["filter_sizes"])})
+    summary = train_run(final, source, run_dir, force=force)
+    if summary.primary:
+        write_json(run_dir / SEARCH, {
+            "config": asdict(config), "dev_metric": clf.train_config().dev_metric, "space": space(clf.optimizer),
+            "trials": records, "best": {"number": best["number"], "params": best["params"], "value": best["value"]},
+        })
+    summary.metrics["search"] = {"best_params": best["params"], "best_dev_score": best["value"],
+                                 "trials": len(records), "pruned": sum(r["state"] == "pruned" for r in records)}
+    return summary
