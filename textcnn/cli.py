@@ -269,6 +269,8 @@ Examples:
 @click.option("--adam-eps", default=1e-8, show_default=True, help="Adam's ε (PyTorch's default; Keras's is 1e-7).")
 @click.option("--mixup", default=0.0, show_default=True, type=click.FloatRange(min=0),
               help="Mixup of pooled features, λ ~ Beta(α, α) per batch (α 0.2-1 is usual); 0 = off.")
+@click.option("--ensemble", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Train N models (seeds seed..seed+N-1) saved as one that averages their probabilities.")
 @click.option("--epochs", default=25, show_default=True)
 @click.option("--batch-size", default=50, show_default=True)
 @_selection_options
@@ -581,6 +583,8 @@ Examples:
 @click.option("--adam-eps", default=1e-8, show_default=True, help="Adam's ε (PyTorch's default; Keras's is 1e-7).")
 @click.option("--mixup", default=0.0, show_default=True, type=click.FloatRange(min=0),
               help="Mixup of pooled features, λ ~ Beta(α, α) per batch (α 0.2-1 is usual); 0 = off.")
+@click.option("--ensemble", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Train N models (seeds seed..seed+N-1) saved as one that averages their probabilities.")
 @click.option("--momentum", default=0.9, show_default=True, help="SGD momentum.")
 @click.option("--epochs", default=60, show_default=True)
 @click.option("--batch-size", default=16, show_default=True)

@@ -28,6 +28,7 @@ from ..base.tokens import PAD_ID, UNK_ID
 from ..data.batches import TokenBatches, pad_batch
 from ..data.scripts import join_tokens
 from ..data.tokenizer import Vocabulary
+from ..models.ensemble import ProbabilityAverage
 from ..models.text import TextCNN
 
 if TYPE_CHECKING:
@@ -98,18 +99,58 @@ def explain_text(
     tokens = tokenize(text)
     ids, lengths = pad_batch([vocab.encode(tokens)], PAD_ID)  # (1, L), (1,)
     device = device or torch.device("cpu")
+    ids, lengths = ids.to(device), lengths.to(device)
+    if isinstance(module, ProbabilityAverage):
+        return _explain_members(module, ids, lengths, tokens, classes, text, target, multi_label)
     targets = None if target is None else torch.tensor([target], device=device)
-    row = explain_batch(module, ids.to(device), lengths.to(device), targets)[0]
+    row = explain_batch(module, ids, lengths, targets)[0]
     k = row["target"]
-    for span in row["spans"]:
-        span["ngram"] = join_tokens(tokens[span["start"] : span["end"]])
     return {
         "text": text, "tokens": tokens, "label": classes[k],
         "probability": _probability(row["logits"], k, multi_label),
-        "logit": row["logits"][k], "bias": row["bias"],
-        "ngrams": [{key: s[key] for key in ("ngram", "start", "end", "widths", "contribution", "n_features")}
-                   for s in row["spans"]],
+        "logit": row["logits"][k], "bias": row["bias"], "ngrams": _named_spans(row["spans"], tokens),
     }
+
+
+def _named_spans(spans: list[dict], tokens: list[str]) -> list[dict]:
+    return [{"ngram": join_tokens(tokens[s["start"] : s["end"]]),
+             **{key: s[key] for key in ("start", "end", "widths", "contribution", "n_features")}} for s in spans]
+
+
+@torch.inference_mode()
+def _explain_members(
+    ensemble: ProbabilityAverage, ids: Tensor, lengths: Tensor, tokens: list[str], classes: Sequence[str], text: str,
+    target: int | None, multi_label: bool,
+) -> dict[str, Any]:
+    """An ensemble's explanation: label and probability are the ensemble's; the logit, bias and each n-gram's
+    contribution are the means over members, so the contributions plus the bias still add up to the logit
+    (the members' mean logit of the label: an exact decomposition of that, not of the averaged probability)."""
+    ensemble.eval()
+    combined = ensemble(ids, lengths)[0]  # (K,)
+    k = int(combined.argmax()) if target is None else target
+    rows = [explain_batch(member, ids, lengths, torch.tensor([k], device=ids.device))[0] for member in ensemble.members]
+    spans: dict[tuple[int, int], dict] = {}
+    for row in rows:
+        for s in row["spans"]:
+            merged = spans.setdefault((s["start"], s["end"]), {"start": s["start"], "end": s["end"], "widths": set(),
+                                                               "contribution": 0.0, "n_features": 0})
+            merged["widths"].update(s["widths"])
+            merged["contribution"] += s["contribution"] / len(rows)
+            merged["n_features"] += s["n_features"]
+    ranked = sorted(spans.values(), key=lambda s: (-s["contribution"], s["start"], s["end"]))
+    probability = torch.sigmoid(combined[k]) if multi_label else torch.softmax(combined, dim=0)[k]
+    return {
+        "text": text, "tokens": tokens, "label": classes[k], "probability": float(probability),
+        "logit": sum(r["logits"][k] for r in rows) / len(rows), "bias": sum(r["bias"] for r in rows) / len(rows),
+        "ngrams": _named_spans([{**s, "widths": sorted(s["widths"])} for s in ranked], tokens),
+        "members": len(rows),
+    }
+
+
+def _one_network(module: Any, what: str) -> None:
+    if isinstance(module, ProbabilityAverage):
+        raise ConfigError(f"{what} belong to one network, and this model averages {len(module.members)} (trained with "
+                          "--ensemble); inspect a model trained without --ensemble")
 
 
 def _probability(logits: list[float], k: int, multi_label: bool) -> float:
@@ -197,6 +238,7 @@ def explain_filters(
     Each scanned sentence offers the n-gram that won a filter's max-pool; a filter's list keeps the
     `top_ngrams` distinct n-grams with the highest activations (Kim-style "what did the filters learn").
     """
+    _one_network(module, "the filters")
     if top_filters < 1 or top_ngrams < 1:
         raise ConfigError(f"top_filters and top_ngrams must be at least 1; got {top_filters}, {top_ngrams}")
     tokens = [t for t in (tokenize(text) for text in evenly_spaced(texts, max_sentences)) if t]
@@ -321,6 +363,7 @@ def channel_vectors(module: TextCNN, vocab: Vocabulary) -> dict[str, KeyedVector
     """
     from gensim.models import KeyedVectors
 
+    _one_network(module, "the embedding channels")
     first = max(PAD_ID, UNK_ID) + 1
     words = vocab.itos[first:]
     channels: dict[str, KeyedVectors | None] = {}

@@ -170,6 +170,9 @@ class TrainConfig:
     # mixup on the pooled features (Guo, Mao & Zhang 2019, senMixup; Zhang et al. 2018): each training batch is
     # mixed with a shuffled copy of itself, features and labels alike, by λ ~ Beta(mixup, mixup); 0 = off
     mixup: float = 0.0
+    # train this many models (seeds seed, seed+1, ...; each keeps its best-dev epoch) and save them as one model
+    # that averages their probabilities (textcnn.models.ensemble); 1 = one model
+    ensemble: int = 1
     seed: int = 0
     device: str = runtime("auto")
     deterministic: bool = False  # torch.use_deterministic_algorithms + one thread
@@ -199,6 +202,8 @@ class TrainConfig:
         if self.class_weight is not None:
             _check_choice("class_weight", self.class_weight, CLASS_WEIGHTS)
         _check_threshold(self.threshold)
+        if isinstance(self.ensemble, bool) or not isinstance(self.ensemble, int) or self.ensemble < 1:
+            raise ConfigError(f"ensemble must be a whole number of models ≥ 1; got {self.ensemble!r}")
         if isinstance(self.mixup, bool) or not isinstance(self.mixup, int | float) or self.mixup < 0:
             raise ConfigError(f"mixup must be a Beta concentration α ≥ 0 (0 = off; 0.2-1 is usual); got {self.mixup!r}")
         if not self.multi_label and self.threshold != 0.5:

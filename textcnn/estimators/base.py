@@ -10,6 +10,7 @@ resume check all go through the configs. A subclass fills in the hooks marked "p
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import tempfile
 from collections.abc import Sequence
@@ -23,12 +24,13 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ..base.config import THRESHOLD_TUNE, BatchConfig, TrainConfig, to_json
 from ..base.errors import CheckpointError, ConfigError, DataError, TextCNNError
+from ..models.ensemble import ProbabilityAverage
 from ..storage.card import write_model_card
 from ..storage.hub import resolve_run, upload_run
 from ..storage.rundir import TASKS, SavedRun, check_resumable, describe_run, load_run, prepare_run_dir, save_run
 from ..training import distributed
 from ..training.loop import FitResult, fit_model, predict_logits, resolve_device
-from ..training.objective import balanced_weights
+from ..training.objective import balanced_weights, dev_score
 from ..training.resume import RESUME_DIR, has_train_state
 from .labels import (
     encode_label_sets,
@@ -38,6 +40,8 @@ from .labels import (
     predictions,
     tune_thresholds,
 )
+
+log = logging.getLogger(__name__)
 
 
 class NotFittedError(TextCNNError, sklearn.exceptions.NotFittedError):
@@ -155,12 +159,43 @@ class CNNClassifierBase(ClassifierMixin, BaseEstimator):
                                                    [str(c) for c in self.classes_], config.multi_label)
         self.thresholds_ = None
         resume_dir = None if run_dir is None else self._prepare_checkpoint(run_dir, resume)
-        self.fit_result_: FitResult = fit_model(self.module_, train, config, dev=dev, resume_dir=resume_dir,
-                                                resume=resume, class_weights=self.class_weights_)
+        if config.ensemble == 1:
+            self.fit_result_: FitResult = fit_model(self.module_, train, config, dev=dev, resume_dir=resume_dir,
+                                                    resume=resume, class_weights=self.class_weights_)
+        else:
+            self.fit_result_ = self._fit_ensemble(train, config, dev, resume_dir, resume)
         self.device_ = next(self.module_.parameters()).device
         if config.multi_label:
             self.thresholds_ = self._fitted_thresholds(config, dev)
+        self._after_fit()
         return self
+
+    def _fit_ensemble(self, train: Any, config: TrainConfig, dev: tuple[Any, torch.Tensor] | None,
+                      resume_dir: Path | None, resume: bool) -> FitResult:
+        """Train `config.ensemble` members (seeds seed, seed+1, ...) one after another, then average them.
+
+        Member 0 is `module_` as `_build` made it; its resume state is `resume_dir` itself, member i's is
+        `resume_dir`/member<i>, so an interrupted ensemble resumes at the member and epoch it had reached. The
+        result's history and best epoch are member 0's; its dev accuracy and score are the ensemble's.
+        """
+        members, results = [], []
+        for i in range(config.ensemble):
+            member = self.module_ if i == 0 else self._member(self.seed + i)
+            folder = None if resume_dir is None else resume_dir if i == 0 else resume_dir / f"member{i}"
+            resumed = resume and folder is not None and has_train_state(folder)
+            log.info("ensemble member %d/%d (seed %d)", i + 1, config.ensemble, config.seed + i)
+            results.append(fit_model(member, train, dataclasses.replace(config, seed=config.seed + i), dev=dev,
+                                     resume_dir=folder, resume=resumed, class_weights=self.class_weights_))
+            members.append(member)
+        self.module_ = ProbabilityAverage(members, config.multi_label)
+        dev_acc, score = (None, None) if dev is None else self._dev_scores(config, dev)
+        first = results[0]
+        return FitResult(first.history, first.best_epoch, dev_acc, score, members=results)
+
+    def _dev_scores(self, config: TrainConfig, dev: tuple[Any, torch.Tensor]) -> tuple[float, float]:
+        batches, labels = dev
+        logits = predict_logits(self.module_, batches, next(self.module_.parameters()).device)  # (N, K)
+        return dev_score(logits, labels, config.multi_label, config.dev_metric)
 
     def _fitted_thresholds(self, config: TrainConfig, dev: tuple[Any, torch.Tensor] | None) -> np.ndarray:
         """The multi-label thresholds: `threshold` for every label, or each label's best on dev ("tune")."""
@@ -251,12 +286,13 @@ class CNNClassifierBase(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class of each input; multi-label: the 0/1 indicator matrix (n, K) of `classes_`."""
-        return predictions(self.predict_proba(X), self.classes_, self.multi_label, self.thresholds_)
+        return predictions(self.predict_proba(X), self.classes_, self.multi_label, getattr(self, "thresholds_", None))
 
     def predict_labels(self, X: Any) -> list[list[Any]]:
         """The label names of each input, most probable first: those above their thresholds (multi-label), or
         the predicted class alone."""
-        return predicted_labels(self.predict_proba(X), self.classes_.tolist(), self.multi_label, self.thresholds_)
+        return predicted_labels(self.predict_proba(X), self.classes_.tolist(), self.multi_label,
+                                getattr(self, "thresholds_", None))
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Accuracy on (X, y); multi-label: subset accuracy (every label right), as scikit-learn scores it."""
@@ -298,6 +334,13 @@ class CNNClassifierBase(ClassifierMixin, BaseEstimator):
 
     def _model_description(self) -> tuple[Any, dict[str, Any]]:
         """(the "model" section's config, what training fixed beyond it)."""
+        raise NotImplementedError
+
+    def _after_fit(self) -> None:
+        """Drop what only training needed (e.g. loaded vectors)."""
+
+    def _member(self, seed: int) -> torch.nn.Module:
+        """A fresh model for ensemble member `seed` (initialised as `_build` initialises one for that seed)."""
         raise NotImplementedError
 
     def _restore(self, saved: SavedRun, source: str) -> torch.nn.Module:

@@ -16,6 +16,7 @@ import torch
 
 from ..base.errors import ConfigError, DataError
 from ..data.images import ImageBatches, ImageDataset, read_image, split_off_dev
+from ..models.ensemble import ProbabilityAverage
 from ..models.image import ImageCNN, ImageCNNConfig, build_model
 from ..models.weights import load_weights_into
 from ..storage.rundir import SavedRun
@@ -47,8 +48,8 @@ class ImageCNNClassifier(CNNClassifierBase):
         optimizer: str = "adam", lr: float | None = None, rho: float = 0.95, eps: float = 1e-6, adam_eps: float = 1e-8,
         momentum: float = 0.9, epochs: int = 60, patience: int | None = None, lr_schedule: str = "none",
         lr_factor: float = 0.5, lr_patience: int = 5, selection: str = "auto", multi_label: bool = False,
-        class_weight: str | None = None, threshold: float | str = 0.5, mixup: float = 0.0, seed: int = 0,
-        device: str = "auto", deterministic: bool = False, bf16: bool = False, compile: bool = False,
+        class_weight: str | None = None, threshold: float | str = 0.5, mixup: float = 0.0, ensemble: int = 1,
+        seed: int = 0, device: str = "auto", deterministic: bool = False, bf16: bool = False, compile: bool = False,
         progress: bool = False, dry_run: bool = False, dry_run_batches: int = 3,
     ) -> None:
         store_params(self, locals())
@@ -71,9 +72,12 @@ class ImageCNNClassifier(CNNClassifierBase):
 
     def _build(self, train: ImageDataset, run_dir: Path | None, resume: bool) -> ImageDataset:
         self.config_ = self.model_config(train.images)
-        torch.manual_seed(self.seed)  # the same initial weights for the same seed (resumed: replaced by the state)
-        self.module_: ImageCNN = build_model(self.config_, len(self.classes_))
+        self.module_: ImageCNN = self._member(self.seed)  # resumed: the weights are replaced by the state
         return train
+
+    def _member(self, seed: int) -> ImageCNN:
+        torch.manual_seed(seed)  # the same initial weights for the same seed
+        return build_model(self.config_, len(self.classes_))
 
     def _batches(self, train: ImageDataset, shuffle: bool) -> ImageBatches:
         return ImageBatches(train.images, train.labels, self.batch_size, shuffle=shuffle, augment=self.augment)
@@ -88,7 +92,8 @@ class ImageCNNClassifier(CNNClassifierBase):
 
     def _restore(self, saved: SavedRun, source: str) -> ImageCNN:
         self.config_ = saved.model_config
-        module = build_model(self.config_, len(saved.label_names))
+        members = [build_model(self.config_, len(saved.label_names)) for _ in range(saved.train_config.ensemble)]
+        module = members[0] if len(members) == 1 else ProbabilityAverage(members)
         load_weights_into(module, saved.state_dict, source)
         return module
 

@@ -22,6 +22,7 @@ from ..base.config import MAX_TOKENS
 from ..base.errors import ConfigError, DataError
 from ..data.batches import TokenBatches
 from ..data.tokenizer import Tokenizer, Vocabulary
+from ..models.ensemble import ProbabilityAverage
 from ..models.text import TextCNN
 from ..models.weights import load_weights_into
 from ..storage.rundir import SavedRun, load_run
@@ -68,7 +69,9 @@ class TextPredictor:
         """The model of a run directory `load_run(path)` has read (the weights are checked against its config)."""
         config = saved.module_config
         placeholder = torch.empty(len(saved.vocab), config.embedding_dim)  # the saved weights replace it: no RNG work
-        module = TextCNN(config, len(saved.vocab), len(saved.label_names), placeholder)
+        members = [TextCNN(config, len(saved.vocab), len(saved.label_names), placeholder)
+                   for _ in range(saved.train_config.ensemble)]
+        module = members[0] if len(members) == 1 else ProbabilityAverage(members, saved.train_config.multi_label)
         load_weights_into(module, saved.state_dict, str(path))
         resolved = resolve_device(device)
         data = saved.data_config

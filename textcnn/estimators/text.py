@@ -58,8 +58,9 @@ class TextCNNClassifier(CNNClassifierBase):
         adam_eps: float = 1e-8, momentum: float = 0.9, epochs: int = 25, patience: int | None = None,
         lr_schedule: str = "none", lr_factor: float = 0.5, lr_patience: int = 5, selection: str = "auto",
         multi_label: bool = False, class_weight: str | None = None, threshold: float | str = 0.5,
-        mixup: float = 0.0, seed: int = 0, device: str = "auto", deterministic: bool = False, bf16: bool = False,
-        compile: bool = False, progress: bool = False, dry_run: bool = False, dry_run_batches: int = 3,
+        mixup: float = 0.0, ensemble: int = 1, seed: int = 0, device: str = "auto", deterministic: bool = False,
+        bf16: bool = False, compile: bool = False, progress: bool = False, dry_run: bool = False,
+        dry_run_batches: int = 3,
     ) -> None:
         store_params(self, locals())
 
@@ -88,6 +89,7 @@ class TextCNNClassifier(CNNClassifierBase):
         if warning:
             warn_caller(warning)
         tokens = self._tokenize(train.texts)
+        self._training_tokens = tokens  # word2vec for pretrained variants (and an ensemble's later members)
         if resume:
             self._rebuild_from(run_dir)
         else:
@@ -168,32 +170,54 @@ class TextCNNClassifier(CNNClassifierBase):
     def _init_model(self, vocab: Vocabulary, tokens: list[list[str]] | None) -> None:
         """A fresh module over `vocab`: embeddings from vectors (or word2vec trained on `tokens`), or random."""
         self.vocab_ = vocab
+        self._training_tokens, self._vectors_cache = tokens, None
         distributed.check_same_on_every_rank("vocabulary", "\n".join(self.vocab_.itos))
-        model_cfg, vectors, self.word2vec_ = self.model_config(), None, None
-        if model_cfg.uses_vectors:
-            vectors, self.word2vec_ = resolve_vectors(self.vectors, vocab.itos, tokens, self.embedding_dim,
-                                                      seed=self.seed, deterministic=self.deterministic)
+        self._set_module(self._fresh_module(self.seed))
+
+    def _fresh_module(self, seed: int) -> TextCNN:
+        """A newly initialised TextCNN over `vocab_` for `seed` (the vectors are resolved once per fit)."""
+        model_cfg = self.model_config()
+        vectors, self.word2vec_ = self._resolved_vectors()
         dim = vectors.vector_size if vectors is not None else model_cfg.embedding_dim
         matrix, self.coverage_ = build_embedding_matrix(
-            vocab.itos, vectors, dim, counts=vocab.counts, oov_init=self.oov_init,
-            generator=torch.Generator().manual_seed(self.seed),
+            self.vocab_.itos, vectors, dim, counts=self.vocab_.counts, oov_init=self.oov_init,
+            generator=torch.Generator().manual_seed(seed),
         )
-        torch.manual_seed(self.seed)  # the conv and linear initialisation: same seed, same model
-        self._set_module(TextCNN(TextCNNConfig(**{**vars(model_cfg), "embedding_dim": dim}), len(vocab),
-                                 len(self.classes_), matrix))
+        torch.manual_seed(seed)  # the conv and linear initialisation: same seed, same model
+        return TextCNN(TextCNNConfig(**{**vars(model_cfg), "embedding_dim": dim}), len(self.vocab_),
+                       len(self.classes_), matrix)
+
+    def _resolved_vectors(self) -> tuple[Any, Any]:
+        """(vectors or None, the word2vec model trained here or None), resolved on first use in a fit."""
+        if getattr(self, "_vectors_cache", None) is None:
+            self._vectors_cache = (None, None)
+            if self.model_config().uses_vectors:
+                tokens = getattr(self, "_training_tokens", None)
+                self._vectors_cache = resolve_vectors(self.vectors, self.vocab_.itos, tokens, self.embedding_dim,
+                                                      seed=self.seed, deterministic=self.deterministic)
+        return self._vectors_cache
+
+    def _member(self, seed: int) -> TextCNN:
+        return self._with_speed_options(self._fresh_module(seed))
+
+    def _after_fit(self) -> None:
+        self._vectors_cache = self._training_tokens = None  # vectors can be gigabytes: not kept past the fit
 
     def _rebuild_from(self, run_dir: Path | None) -> None:
         """The vocabulary and the model of the run being resumed (its weights come from the resume state)."""
         require_resume_state(run_dir)
         saved = load_run(run_dir, task="text", weights=False)
-        self.vocab_, self.coverage_, self.word2vec_ = saved.vocab, None, None
+        self.vocab_, self.coverage_, self.word2vec_, self._vectors_cache = saved.vocab, None, None, None
         self._set_module(TextCNN(saved.module_config, len(saved.vocab), len(saved.label_names)))
 
     def _set_module(self, module: TextCNN) -> None:
+        self.module_ = self._with_speed_options(module)
+
+    def _with_speed_options(self, module: TextCNN) -> TextCNN:
         # the sparse rows are LazyAdadelta's; the other optimizers take dense gradients (textcnn.training.optim)
         module.set_speed_options(fused_conv=self.fused_conv,
                                  sparse_embeddings=self.sparse_embeddings and self.optimizer == "adadelta")
-        self.module_ = module
+        return module
 
     def _tokenize(self, texts: Sequence[str]) -> list[list[str]]:
         """Tokens of each text, cut to `max_tokens` with a warning when a text is longer."""

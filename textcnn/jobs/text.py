@@ -303,6 +303,10 @@ def _fit_metrics(clf: TextCNNClassifier, train_examples: int, start: float) -> d
         "train_seconds": round(time.perf_counter() - start, 2),
         "coverage": None if clf.coverage_ is None else vars(clf.coverage_),
         "history": [vars(r) for r in result.history],
+        # an ensemble: best_dev_acc/score above are the averaged model's; best_epoch and history are member 0's
+        **({"ensemble": [{"seed": clf.seed + i, "best_epoch": m.best_epoch, "best_dev_acc": m.best_dev_acc,
+                          "best_dev_score": m.best_dev_score} for i, m in enumerate(result.members)]}
+           if result.members else {}),
     }
 
 

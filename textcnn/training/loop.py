@@ -58,6 +58,7 @@ class FitResult:
     best_epoch: int = 0
     best_dev_acc: float | None = None
     best_dev_score: float | None = None  # of TrainConfig.dev_metric; equals best_dev_acc for accuracy
+    members: list[FitResult] = field(default_factory=list)  # an ensemble's members, each trained on its own seed
 
 
 def resolve_device(name: str) -> torch.device:
@@ -359,6 +360,8 @@ def fit_model(
         leave=False,
     ) as bar:
         for epoch in range(state.epoch + 1, epochs + 1):
+            if config.patience is not None and state.stale >= config.patience:
+                break  # a resumed state that had already stopped early (e.g. a finished ensemble member)
             start, lr = time.perf_counter(), _current_lr(optimizer)
             loss, train_acc, steps, bad, stopped = _train_epoch(net, module, shard, optimizer, config, device,
                                                                 generator, bar, stop, weights, epoch)
