@@ -39,7 +39,7 @@ def corpus() -> tuple[list[str], list[str]]:
 
 @pytest.fixture
 def glove_path() -> str:
-    """gensim's headerless GloVe test file (100-d vectors for common English words)."""
+    """gensim's headerless GloVe test file (50-d vectors for common English words)."""
     return datapath("test_glove.txt")
 
 

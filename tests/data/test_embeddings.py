@@ -396,3 +396,31 @@ def test_save_vectors_round_trips_through_load_vectors(tmp_path, kv):
 def test_save_vectors_to_missing_directory_raises_vectors_error(tmp_path, kv):
     with pytest.raises(VectorsError, match="cannot write word vectors"):
         save_vectors(kv, tmp_path / "no-such-dir" / "vectors.txt")
+
+
+# ---- extra vector sets as channels (issue 23) ----
+def test_extra_vectors_are_trained_here_or_read_from_a_file(glove_path):
+    from textcnn.base.errors import ConfigError
+    from textcnn.data.embeddings import resolve_extra_vectors
+
+    tokens = [["a", "good", "film"], ["a", "bad", "film"]] * 5
+    words = ["<pad>", "<unk>", "a", "good", "film", "bad", "unseen"]
+    subword = resolve_extra_vectors("fasttext:8", words, tokens, seed=0, deterministic=True)
+    assert subword.vector_size == 8 and set(subword.key_to_index) == set(words[2:])  # "unseen" too: its n-grams
+    cbow = resolve_extra_vectors("word2vec:6", words, tokens, seed=0, deterministic=True)
+    assert cbow.vector_size == 6 and "unseen" not in cbow.key_to_index
+    again = resolve_extra_vectors("word2vec:6", words, tokens, seed=0, deterministic=True)
+    np.testing.assert_array_equal(cbow["film"], again["film"])  # one worker and a seed: repeatable
+    glove = resolve_extra_vectors(glove_path, words, tokens, seed=0, deterministic=True)
+    assert glove.vector_size == 50 and set(glove.key_to_index) <= set(words)  # only the vocabulary is read
+    with pytest.raises(ConfigError, match="trained on the training texts"):
+        resolve_extra_vectors("fasttext:8", words, None, seed=0, deterministic=True)
+
+
+def test_extra_vectors_must_be_a_list_of_sources():
+    from textcnn.base.config import DataConfig
+    from textcnn.base.errors import ConfigError
+
+    assert DataConfig(extra_vectors=["word2vec:10"]).extra_vectors == ("word2vec:10",)
+    with pytest.raises(ConfigError, match="wrap a single one in a list"):
+        DataConfig(extra_vectors="word2vec:10")

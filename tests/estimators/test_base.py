@@ -89,7 +89,8 @@ def test_the_signature_lists_exactly_the_config_fields_with_their_defaults(cls) 
 TEXT_CHANGED = dict(
     variant="rand", filter_sizes=(1, 2), n_filters=3, dropout=0.25, max_norm=None, embedding_dim=6, fused_conv=True,
     sparse_embeddings=False, batch_size=7, dev_fraction=0.2, tokenizer="kim", tokenizer_version=1, lowercase=False,
-    min_freq=1, max_tokens=50, bucket_by_length=False, vectors="some/vectors.txt", oov_init="match", optimizer="adam",
+    min_freq=1, max_tokens=50, bucket_by_length=False, vectors="some/vectors.txt", oov_init="match",
+    extra_vectors=("word2vec:4",), optimizer="adam",
     lr=0.01, rho=0.9, eps=1e-7, adam_eps=1e-7, momentum=0.5, epochs=2, patience=3, lr_schedule="cosine",
     lr_factor=0.25, lr_patience=2, selection="macro-f1", multi_label=False, class_weight="balanced", threshold=0.5,
     mixup=0.3, ensemble=2, seed=3, device="cpu", deterministic=True, bf16=True, compile=False,

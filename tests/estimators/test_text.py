@@ -253,3 +253,17 @@ def _english():
     from tests.conftest import NEGATIVE, POSITIVE
 
     return POSITIVE + NEGATIVE, ["pos"] * 10 + ["neg"] * 10
+
+
+def test_extra_vector_channels_are_saved_and_loaded_with_their_sizes(tmp_path, glove_path):
+    from tests.conftest import NEGATIVE, POSITIVE
+
+    texts, labels = POSITIVE + NEGATIVE, ["pos"] * 10 + ["neg"] * 10
+    clf = TextCNNClassifier(**{**TINY, "epochs": 3}, extra_vectors=["fasttext:5", glove_path], deterministic=True)
+    clf.fit(texts, labels)
+    assert [tuple(e.weight.shape)[1] for e in clf.module_.extra] == [5, 50]
+    clf.save(tmp_path / "run")
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["fitted"]["extra_dims"] == [5, 50] and config["data"]["extra_vectors"][0] == "fasttext:5"
+    loaded = TextCNNClassifier.load(tmp_path / "run")
+    np.testing.assert_allclose(loaded.predict_proba(texts), clf.predict_proba(texts), atol=1e-6)

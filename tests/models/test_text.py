@@ -72,3 +72,23 @@ def test_apply_constraints_enforces_max_norm():
         model.head.linear.weight.mul_(100)
     model.apply_constraints()
     assert (model.head.linear.weight.norm(dim=1) <= 3.0 + 1e-5).all()
+
+
+# ---- extra vector channels (issue 23) ----
+def test_extra_channels_of_any_size_are_concatenated_and_fine_tuned():
+    config = TextCNNConfig(variant="multichannel", embedding_dim=6, n_filters=3, extra_dims=(4, 9))
+    vectors = torch.randn(12, 6)
+    extras = [torch.randn(12, 4), torch.randn(12, 9)]
+    model = TextCNN(config, 12, 2, vectors, extras)
+    ids = torch.tensor([[3, 5, 7, PAD_ID]])
+    embedded = model.embed(ids)  # (1, 6 + 6 + 4 + 9, 4)
+    assert embedded.shape == (1, 25, 4)
+    torch.testing.assert_close(embedded[0, 12:16, 0], extras[0][3])  # the first extra channel, its own vectors
+    torch.testing.assert_close(embedded[0, 16:, 1], extras[1][5])
+    assert all(e.weight.requires_grad for e in model.extra) and not model.static.weight.requires_grad
+    model.set_speed_options(sparse_embeddings=True)
+    assert all(e.sparse for e in model.extra)
+    with pytest.raises(ValueError, match="extra vectors have shapes"):
+        TextCNN(config, 12, 2, vectors, extras[:1])
+    shapes_only = TextCNN(config, 12, 2)  # as a saved model is rebuilt: the weights are loaded afterwards
+    assert [tuple(e.weight.shape) for e in shapes_only.extra] == [(12, 4), (12, 9)]

@@ -74,6 +74,8 @@ class TextCNNConfig:
     # with Adadelta, only the batch's embedding rows are updated: the same arithmetic, much less of it
     # (textcnn.training.optim); the other optimizers and torchrun use dense gradients
     sparse_embeddings: bool = True
+    # the sizes of the extra fine-tuned channels, one per DataConfig.extra_vectors entry (set by fit from the vectors)
+    extra_dims: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         _check_choice("variant", self.variant, VARIANTS)
@@ -85,6 +87,9 @@ class TextCNNConfig:
             raise ConfigError(f"filter_sizes must not repeat a width; got {sizes!r}")
         _check_positive("n_filters", self.n_filters)
         _check_positive("embedding_dim", self.embedding_dim)
+        object.__setattr__(self, "extra_dims", tuple(self.extra_dims))
+        if any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in self.extra_dims):
+            raise ConfigError(f"extra_dims must be positive integers; got {self.extra_dims!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1); got {self.dropout!r}")
         if self.max_norm is not None:
@@ -122,6 +127,10 @@ class DataConfig(BatchConfig):
     # on the training texts); only a path is saved
     vectors: Any = None
     oov_init: str = "uniform"  # one of OOV_INITS
+    # more vector sets, each its own fine-tuned channel of its own size beside the variant's (Yin & Schütze 2015,
+    # multichannel-variable CNN): a vectors file as for `vectors`, or "word2vec:DIM" / "fasttext:DIM" to train
+    # such vectors on the training texts (fastText's subword vectors also cover words seen too rarely to learn)
+    extra_vectors: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -133,6 +142,9 @@ class DataConfig(BatchConfig):
         if self.max_tokens is not None and (isinstance(self.max_tokens, bool) or self.max_tokens < 1):
             raise ConfigError(f"max_tokens must be at least 1 or None; got {self.max_tokens!r}")
         _check_choice("oov_init", self.oov_init, OOV_INITS)
+        if isinstance(self.extra_vectors, str):
+            raise ConfigError("extra_vectors is a list of vector sources; wrap a single one in a list")
+        object.__setattr__(self, "extra_vectors", tuple(str(v) for v in self.extra_vectors))
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import gzip
 import logging
 import math
 import os
+import re
 import warnings
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -384,6 +385,52 @@ def train_word2vec(
         raise DataError(f"no word occurs at least min_count={min_count} times in {len(sentences)} sentences")
     model.train(sentences, total_examples=model.corpus_count, epochs=epochs)
     return model.wv
+
+
+def train_fasttext(
+    sentences: Sequence[Sequence[str]], dim: int = 100, *, seed: int = 0, workers: int = 1, epochs: int = 5,
+    min_count: int = 1,
+) -> KeyedVectors:
+    """Train gensim's FastText (CBOW with character 3-6-grams, Bojanowski et al. 2017) on tokenised sentences."""
+    from gensim.models import FastText
+
+    log.info("training fastText (size %d) on %d sentences", dim, len(sentences))
+    model = FastText(vector_size=dim, window=5, sg=0, min_count=min_count, seed=seed, workers=workers,
+                     epochs=epochs, hashfxn=_stable_hash)
+    model.build_vocab(sentences)
+    if not len(model.wv):
+        raise DataError(f"no word occurs at least min_count={min_count} times in {len(sentences)} sentences")
+    model.train(sentences, total_examples=model.corpus_count, epochs=epochs)
+    return model.wv
+
+
+_TRAINED_SOURCE = re.compile(r"^(word2vec|fasttext):([1-9][0-9]*)$")
+
+
+def resolve_extra_vectors(
+    source: str, words: Sequence[str], tokens: Sequence[Sequence[str]] | None, *, seed: int, deterministic: bool,
+) -> KeyedVectors:
+    """The vectors of one `DataConfig.extra_vectors` entry: a file (as `load_vectors` reads), or "word2vec:DIM" /
+    "fasttext:DIM" trained here on `tokens`. A fastText model gives every word of `words` a vector (from its
+    character n-grams), so the channel has no random rows but the special ones."""
+    trained = _TRAINED_SOURCE.match(source)
+    if trained is None:
+        return load_vectors(source, words=words)
+    if tokens is None:
+        raise ConfigError(f"extra vectors {source!r} are trained on the training texts, which this path does not "
+                          "keep in memory (--on-disk); give a vectors file instead")
+    kind, dim = trained.group(1), int(trained.group(2))
+    workers = 1 if deterministic else min(4, os.cpu_count() or 1)
+    if kind == "word2vec":
+        return train_word2vec(tokens, dim, seed=seed, workers=workers)
+    subword = train_fasttext(tokens, dim, seed=seed, workers=workers)
+    from gensim.models import KeyedVectors
+
+    vocabulary = list(words[2:])  # not <pad>/<unk>: rows 0-1 stay special
+    vectors = KeyedVectors(vector_size=dim)
+    if vocabulary:  # every word gets a vector: its own, or (rarer than min_count) one built from its n-grams
+        vectors.add_vectors(vocabulary, np.stack([subword[w] for w in vocabulary]))
+    return vectors
 
 
 def vectors_source(vectors: Any) -> Any:

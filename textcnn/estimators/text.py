@@ -14,7 +14,14 @@ import torch
 from ..base.config import MAX_TOKENS, TOKENIZER_VERSION, DataConfig, TextCNNConfig
 from ..base.errors import ConfigError, DataError
 from ..data.batches import TokenBatches
-from ..data.embeddings import VECTORS_ENV, build_embedding_matrix, resolve_vectors, save_vectors, vectors_source
+from ..data.embeddings import (
+    VECTORS_ENV,
+    build_embedding_matrix,
+    resolve_extra_vectors,
+    resolve_vectors,
+    save_vectors,
+    vectors_source,
+)
 from ..data.files import TextDataset
 from ..data.splits import split_off_dev
 from ..data.tokenizer import Tokenizer, Vocabulary, kim_on_cjk_warning
@@ -41,6 +48,7 @@ class TextCNNClassifier(CNNClassifierBase):
     """
 
     TASK = "text"
+    LEARNED = frozenset({"extra_dims"})  # the sizes of the extra_vectors channels, read from the vectors
 
     def __init__(
         self, *,
@@ -52,7 +60,7 @@ class TextCNNClassifier(CNNClassifierBase):
         batch_size: int = 50, dev_fraction: float = 0.1, tokenizer: str = "unicode",
         tokenizer_version: int = TOKENIZER_VERSION, lowercase: bool = True, min_freq: int = 1,
         max_tokens: int | None = MAX_TOKENS, bucket_by_length: bool = True, vectors: Any = None,
-        oov_init: str = "uniform",
+        oov_init: str = "uniform", extra_vectors: Sequence[str] = (),
         # train (TrainConfig)
         optimizer: str = "adadelta", lr: float | None = None, rho: float = 0.95, eps: float = 1e-6,
         adam_eps: float = 1e-8, momentum: float = 0.9, epochs: int = 25, patience: int | None = None,
@@ -112,7 +120,8 @@ class TextCNNClassifier(CNNClassifierBase):
         return self._batches((self._tokenize(dev.texts), None), shuffle=False), torch.as_tensor(labels)
 
     def _model_description(self) -> tuple[TextCNNConfig, dict[str, Any]]:
-        return self.model_config(), {"embedding_dim": self.module_.config.embedding_dim}
+        config = self.module_.config
+        return self.model_config(), {"embedding_dim": config.embedding_dim, "extra_dims": config.extra_dims}
 
     def _restore(self, saved: SavedRun, source: str) -> TextCNN:
         predictor = TextPredictor.from_saved(saved, source, self.device, self.max_tokens)
@@ -177,24 +186,32 @@ class TextCNNClassifier(CNNClassifierBase):
     def _fresh_module(self, seed: int) -> TextCNN:
         """A newly initialised TextCNN over `vocab_` for `seed` (the vectors are resolved once per fit)."""
         model_cfg = self.model_config()
-        vectors, self.word2vec_ = self._resolved_vectors()
+        vectors, self.word2vec_, extras = self._resolved_vectors()
         dim = vectors.vector_size if vectors is not None else model_cfg.embedding_dim
+        generator = torch.Generator().manual_seed(seed)
         matrix, self.coverage_ = build_embedding_matrix(
-            self.vocab_.itos, vectors, dim, counts=self.vocab_.counts, oov_init=self.oov_init,
-            generator=torch.Generator().manual_seed(seed),
+            self.vocab_.itos, vectors, dim, counts=self.vocab_.counts, oov_init=self.oov_init, generator=generator,
         )
+        extra_matrices = [build_embedding_matrix(self.vocab_.itos, kv, kv.vector_size, counts=self.vocab_.counts,
+                                                 oov_init=self.oov_init, generator=generator)[0] for kv in extras]
         torch.manual_seed(seed)  # the conv and linear initialisation: same seed, same model
-        return TextCNN(TextCNNConfig(**{**vars(model_cfg), "embedding_dim": dim}), len(self.vocab_),
-                       len(self.classes_), matrix)
+        config = TextCNNConfig(**{**vars(model_cfg), "embedding_dim": dim,
+                                  "extra_dims": tuple(kv.vector_size for kv in extras)})
+        return TextCNN(config, len(self.vocab_), len(self.classes_), matrix, extra_matrices)
 
-    def _resolved_vectors(self) -> tuple[Any, Any]:
-        """(vectors or None, the word2vec model trained here or None), resolved on first use in a fit."""
+    def _resolved_vectors(self) -> tuple[Any, Any, list[Any]]:
+        """(vectors or None, the word2vec model trained here or None, the extra_vectors' KeyedVectors), resolved
+        on first use in a fit."""
         if getattr(self, "_vectors_cache", None) is None:
-            self._vectors_cache = (None, None)
+            tokens = getattr(self, "_training_tokens", None)
+            vectors, word2vec = None, None
             if self.model_config().uses_vectors:
-                tokens = getattr(self, "_training_tokens", None)
-                self._vectors_cache = resolve_vectors(self.vectors, self.vocab_.itos, tokens, self.embedding_dim,
-                                                      seed=self.seed, deterministic=self.deterministic)
+                vectors, word2vec = resolve_vectors(self.vectors, self.vocab_.itos, tokens, self.embedding_dim,
+                                                    seed=self.seed, deterministic=self.deterministic)
+            extras = [resolve_extra_vectors(source, self.vocab_.itos, tokens, seed=self.seed,
+                                            deterministic=self.deterministic)
+                      for source in self.data_config().extra_vectors]
+            self._vectors_cache = (vectors, word2vec, extras)
         return self._vectors_cache
 
     def _member(self, seed: int) -> TextCNN:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor, nn
 
@@ -30,10 +32,12 @@ class TextCNN(nn.Module):
     channel, `multichannel` one of each, both initialised from `vectors`. In `multichannel` the two
     channels are concatenated along the embedding axis before the convolution, so each filter has
     separate weights per channel whose results are summed: the same function as Kim's two-channel
-    convolution.
+    convolution. `extra_vectors` (sizes `config.extra_dims`) add one fine-tuned channel each, concatenated the
+    same way (Yin & Schütze 2015's multichannel-variable CNN: several vector sets of any sizes).
     """
 
-    def __init__(self, config: TextCNNConfig, vocab_size: int, n_classes: int, vectors: Tensor | None = None):
+    def __init__(self, config: TextCNNConfig, vocab_size: int, n_classes: int, vectors: Tensor | None = None,
+                 extra_vectors: Sequence[Tensor] | None = None):
         super().__init__()
         self.config = config
         if vectors is None:
@@ -45,14 +49,22 @@ class TextCNN(nn.Module):
         variant = config.variant
         self.static = _embedding(vectors, trainable=False) if variant in ("static", "multichannel") else None
         self.tuned = _embedding(vectors, trainable=True) if variant != "static" else None
+        if extra_vectors is None:  # shapes only (a saved model's weights replace them)
+            extra_vectors = [torch.zeros(vocab_size, dim) for dim in config.extra_dims]
+        if [tuple(v.shape) for v in extra_vectors] != [(vocab_size, dim) for dim in config.extra_dims]:
+            raise ValueError(f"extra vectors have shapes {[tuple(v.shape) for v in extra_vectors]}; expected "
+                             f"{[(vocab_size, d) for d in config.extra_dims]}")
+        self.extra = nn.ModuleList(_embedding(v, trainable=True) for v in extra_vectors)
         n_channels = 2 if variant == "multichannel" else 1
-        self.features = MaskedConvPool(n_channels * config.embedding_dim, config.n_filters, config.filter_sizes)
+        in_channels = n_channels * config.embedding_dim + sum(config.extra_dims)
+        self.features = MaskedConvPool(in_channels, config.n_filters, config.filter_sizes)
         self.head = ClassifierHead(self.features.out_features, n_classes, config.dropout, config.max_norm)
 
     def embed(self, ids: Tensor) -> Tensor:
-        """Token ids (B, L) → channels concatenated and moved to the conv layout (B, E*channels, L)."""
-        channels = [emb(ids) for emb in (self.static, self.tuned) if emb is not None]  # each (B, L, E)
-        return torch.cat(channels, dim=-1).transpose(1, 2)  # (B, E * n_channels, L)
+        """Token ids (B, L) → channels concatenated and moved to the conv layout (B, ΣE, L)."""
+        embeddings = [emb for emb in (self.static, self.tuned) if emb is not None] + list(self.extra)
+        channels = [emb(ids) for emb in embeddings]  # each (B, L, E_c)
+        return torch.cat(channels, dim=-1).transpose(1, 2)  # (B, ΣE_c, L)
 
     def forward(self, ids: Tensor, lengths: Tensor | None = None, mix: Mix | None = None) -> Tensor:
         # ids: (B, L) right-padded with PAD_ID; lengths: (B,) real tokens per row; mix: training-time mixup
@@ -68,8 +80,9 @@ class TextCNN(nn.Module):
         sparse gradients, which `textcnn.training.optim.LazyAdadelta` applies to the batch's rows only.
         """
         self.features.fused = fused_conv
-        if self.tuned is not None:
-            self.tuned.sparse = sparse_embeddings
+        for embedding in [self.tuned, *self.extra]:
+            if embedding is not None:
+                embedding.sparse = sparse_embeddings
 
     def apply_constraints(self) -> None:
         """Called by the trainer after every optimizer step: Kim's max-norm on the softmax rows."""
