@@ -1,0 +1,205 @@
+"""Beyond Kim's recipe (issue 23): each new ingredient alone and all together, against Kim's best variant and the
+TF-IDF + LR and fastText baselines, on Kim's seven datasets and zh_reviews.
+
+Base: Kim's training recipe (Adadelta, batch 50, dropout 0.5, max-norm 3, filters 3,4,5 × 100, best dev epoch of
+25), `non-static` from GloVe 6B 50-d for English (the only vectors here), `rand` over characters for zh_reviews.
+Ingredients (each one switch of the library):
+- ensemble3: `--ensemble 3`, three seeds' probabilities averaged;
+- mixup: `--mixup 0.2`, mixup of the pooled features (Guo, Mao & Zhang 2019);
+- fasttext: `--extra-vectors fasttext:100`, a fastText channel trained on the unit's own training texts;
+- adam: Adam lr 1e-3 with the plateau schedule (lr × 0.5 after 2 epochs without a better dev score), up to 40
+  epochs, early stopping after 5.
+Recipes: `base`, `base+<ingredient>` for each ingredient, `all` (every ingredient), and `all-<ingredient>` (the
+ablation: what removing one ingredient from `all` costs). The "strong" recipe is the one with the best mean *dev*
+accuracy per dataset among these; test is only read, once per unit, for the table.
+
+Units are those of the Kim table (benchmarks.reproduce_kim: SST on phrases with 3 seeds, TREC 3 seeds, the others
+10-fold CV; zh_reviews its own split, 3 seeds), written one JSON per unit to
+benchmarks/results/beyond_kim/<dataset>/<recipe>/<unit>.json, skipped when present and resumed when cut off
+(state under runs/benchmarks/beyond_kim/), so the run can be stopped and restarted, and several processes (one
+thread each) can share it. Kim's best variant is read from benchmarks/results/kim_table2/ (the variant with the best
+mean dev accuracy), the baselines from benchmarks/results/baselines/.
+
+    TEXTCNN_DATA=../shared/data OMP_NUM_THREADS=1 python -m benchmarks.beyond_kim --datasets trec --recipes base,all
+    TEXTCNN_DATA=../shared/data python -m benchmarks.beyond_kim --table-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import time
+from functools import partial
+from typing import Any
+
+import torch
+
+from benchmarks.common.kim import KIM_DATASETS, VARIANTS, baseline_result, parse_list, units_for
+from benchmarks.common.machine import describe_machine
+from benchmarks.common.paths import RESULTS, STATES
+from textcnn.analysis.metrics import mean_std
+from textcnn.data.files import TextDataset
+from textcnn.data.splits import Unit, unit_splits
+from textcnn.jobs.text import DataSource, fit_and_score, make_classifier
+from textcnn.jobs.units import UnitState, run_units
+
+CELLS = RESULTS / "beyond_kim"
+DATASETS = (*KIM_DATASETS, "zh_reviews")
+INGREDIENTS: dict[str, dict[str, Any]] = {
+    "ensemble3": {"ensemble": 3},
+    "mixup": {"mixup": 0.2},
+    "fasttext": {"extra_vectors": ("fasttext:100",)},
+    "adam": {"optimizer": "adam", "lr": 1e-3, "lr_schedule": "plateau", "lr_patience": 2, "patience": 5,
+             "epochs": 40},
+}
+
+
+def recipes() -> dict[str, dict[str, Any]]:
+    """Every recipe's parameter overrides on the base: base, base+X, all, all-X."""
+    everything = {k: v for params in INGREDIENTS.values() for k, v in params.items()}
+    table: dict[str, dict[str, Any]] = {"base": {}}
+    table.update({f"base+{name}": dict(params) for name, params in INGREDIENTS.items()})
+    table["all"] = everything
+    for name in INGREDIENTS:
+        table[f"all-{name}"] = {k: v for other, params in INGREDIENTS.items() if other != name
+                                for k, v in params.items()}
+    return table
+
+
+def base_params(dataset: str, vectors: str, epochs: int) -> dict[str, Any]:
+    if dataset == "zh_reviews":
+        return {"variant": "rand", "epochs": epochs}
+    return {"variant": "non-static", "vectors": vectors, "epochs": epochs}
+
+
+def train_unit(dataset: str, recipe: str, splits: dict[str, TextDataset], cv: int | None, args: argparse.Namespace,
+               unit: Unit, state: UnitState) -> dict[str, Any]:
+    logging.info("%s %s %s%s", dataset, recipe, unit.name, " (resuming)" * state.resume)
+    params = {**base_params(dataset, args.vectors, args.epochs), **recipes()[recipe]}
+    clf = make_classifier(DataSource(dataset), seed=unit.seed, device=args.device, **params)
+    start = time.perf_counter()
+    metrics = fit_and_score(clf, unit_splits(splits, unit, cv), checkpoint_dir=state.folder, resume=state.resume)
+    metrics.update(dataset=dataset, recipe=recipe, unit=unit.name, wall_seconds=time.perf_counter() - start,
+                   resumed=state.resume, params={k: list(v) if isinstance(v, tuple) else v for k, v in params.items()},
+                   torch=torch.__version__, machine=describe_machine())
+    metrics.pop("history", None)  # per-epoch curves stay in the run state; the table needs the scores
+    return metrics
+
+
+def run_cell(dataset: str, recipe: str, args: argparse.Namespace) -> None:
+    splits, cv, units = units_for(dataset, args.seeds)
+    run_units(units, partial(train_unit, dataset, recipe, splits, cv, args),
+              result=lambda unit: CELLS / dataset / recipe / f"{unit.name}.json",
+              folder=lambda unit: STATES / "beyond_kim" / dataset / recipe / unit.name, seconds_key="wall_seconds")
+
+
+def cell_runs(folder: Any) -> list[dict[str, Any]]:
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+
+
+def summary(runs: list[dict[str, Any]], expected: int) -> dict[str, Any] | None:
+    """Mean dev and test accuracy (%) and wall time of a complete cell; None until every unit is done."""
+    if len(runs) < expected or not runs:
+        return None
+    dev = mean_std([100 * r["best_dev_acc"] for r in runs])
+    test = mean_std([100 * r["test_acc"] for r in runs])
+    return {"dev": dev[0], "test": test, "hours": sum(r["wall_seconds"] for r in runs) / 3600}
+
+
+def kim_best(dataset: str, expected: int) -> tuple[str, dict[str, Any]] | None:
+    """Kim's variant with the best mean dev accuracy on `dataset` (from the Kim table's units), or None."""
+    cells = {v: summary(cell_runs(RESULTS / "kim_table2" / dataset / v), expected) for v in VARIANTS}
+    done = {v: s for v, s in cells.items() if s is not None}
+    if not done:
+        return None
+    best = max(done, key=lambda v: done[v]["dev"])
+    return best, done[best]
+
+
+def strong(cells: dict[str, dict[str, Any] | None]) -> tuple[str, dict[str, Any]] | None:
+    """The recipe with the best mean dev accuracy among the finished ones (the "strong" recipe of a dataset)."""
+    done = {r: s for r, s in cells.items() if s is not None}
+    if not done:
+        return None
+    best = max(done, key=lambda r: done[r]["dev"])
+    return best, done[best]
+
+
+def acc(s: dict[str, Any] | None) -> str:
+    return "pending" if s is None else f"{s['test'][0]:.1f} ± {s['test'][1]:.1f}"
+
+
+def baseline(dataset: str, model: str) -> float | None:
+    result = baseline_result(dataset, model)
+    return None if result is None else 100 * result["test_acc_mean"]
+
+
+def tables(datasets: list[str], args: argparse.Namespace) -> str:
+    names = list(recipes())
+    lines = [
+        "# Beyond Kim's recipe",
+        "",
+        "Command: `TEXTCNN_DATA=../shared/data OMP_NUM_THREADS=1 python -m benchmarks.beyond_kim` (see the module "
+        "docstring for the recipes)  ",
+        f"Units: the Kim table's ({args.seeds} seeds on fixed splits, else 10-fold CV). Strong = the recipe with the "
+        "best mean dev accuracy; test accuracy % mean ± std over units. Vectors: GloVe 6B 50-d (English).  ",
+        f"Machine: {describe_machine()} (per-unit machine in each JSON).",
+        "",
+        "| dataset | Kim's best variant (by dev) | strong recipe | strong (test %) | TF-IDF + LR | fastText | "
+        "strong − best baseline | wall time strong (h) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    ablation = ["", "## Every recipe (test acc %; dev acc % in brackets)", "",
+                "| dataset | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for dataset in datasets:
+        _, _, units = units_for(dataset, args.seeds)
+        cells = {r: summary(cell_runs(CELLS / dataset / r), len(units)) for r in names}
+        kim = kim_best(dataset, len(units))
+        chosen = strong(cells)
+        tfidf, fasttext = baseline(dataset, "tfidf"), baseline(dataset, "fasttext")
+        margin = "pending"
+        if chosen and tfidf is not None and fasttext is not None:
+            margin = f"{chosen[1]['test'][0] - max(tfidf, fasttext):+.1f}"
+        kim_text = "pending" if kim is None else f"{kim[0]}: {acc(kim[1])}"
+        hours = "–" if chosen is None else f"{chosen[1]['hours']:.2f}"
+        lines.append(f"| {dataset} | {kim_text} | {chosen[0] if chosen else 'pending'} | "
+                     f"{acc(chosen[1]) if chosen else 'pending'} | {_number(tfidf)} | {_number(fasttext)} | {margin} | "
+                     f"{hours} |")
+        ablation.append(f"| {dataset} | " + " | ".join(
+            "pending" if cells[r] is None else f"{cells[r]['test'][0]:.1f} ({cells[r]['dev']:.1f})" for r in names)
+            + " |")
+    return "\n".join(lines + ablation)
+
+
+def _number(value: float | None) -> str:
+    return "pending" if value is None else f"{value:.1f}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", default="all")
+    parser.add_argument("--recipes", default="all", help="comma-separated recipe names, or all")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=25)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--vectors", default=os.path.join(os.environ.get("TEXTCNN_DATA", "."), "glove", "glove.6B.50d.kim7.txt"))
+    parser.add_argument("--table-only", action="store_true", help="only rebuild the tables from finished units")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    datasets = parse_list(args.datasets, DATASETS)
+    names = list(recipes()) if args.recipes == "all" else parse_list(args.recipes, tuple(recipes()))
+    if not args.table_only:
+        for dataset in datasets:
+            for recipe in names:
+                run_cell(dataset, recipe, args)
+    text = tables(list(DATASETS), args)
+    (RESULTS / "beyond_kim.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

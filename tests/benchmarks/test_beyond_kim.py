@@ -1,0 +1,24 @@
+"""The beyond-Kim benchmark: its recipes, and that the strong recipe and Kim's best variant are chosen on dev."""
+
+from benchmarks.beyond_kim import INGREDIENTS, recipes, strong, summary
+
+
+def test_recipes_are_the_base_each_ingredient_alone_all_and_all_but_one():
+    table = recipes()
+    assert table["base"] == {}
+    assert all(table[f"base+{name}"] == params for name, params in INGREDIENTS.items())
+    assert set(table["all"]) == {key for params in INGREDIENTS.values() for key in params}
+    for name, params in INGREDIENTS.items():
+        assert not set(params) & set(table[f"all-{name}"]) and set(table[f"all-{name}"]) < set(table["all"])
+
+
+def test_a_cell_counts_only_when_complete_and_strong_is_chosen_by_dev_not_test():
+    runs = [{"best_dev_acc": 0.80, "test_acc": 0.70, "wall_seconds": 360}, {"best_dev_acc": 0.82, "test_acc": 0.72,
+                                                                           "wall_seconds": 360}]
+    assert summary(runs[:1], expected=2) is None
+    cell = summary(runs, expected=2)
+    assert round(cell["dev"], 6) == 81.0 and round(cell["test"][0], 6) == 71.0 and cell["hours"] == 0.2
+    better_test = {"dev": 80.0, "test": (90.0, 0.0), "hours": 1.0}
+    better_dev = {"dev": 85.0, "test": (70.0, 0.0), "hours": 1.0}
+    assert strong({"a": better_test, "b": better_dev, "c": None})[0] == "b"
+    assert strong({"a": None}) is None
