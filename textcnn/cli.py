@@ -144,6 +144,20 @@ JOB_OPTIONS = ("dataset", "train_file", "dev_file", "test_file", "text_column", 
 IMAGE_JOB_OPTIONS = ("dataset", "train_dir", "test_dir", "idx_dir", "out", "force", "resume")
 
 
+def _fit_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--adam-eps, --mixup and --ensemble (TrainConfig fields of the same names), shared by both trainers."""
+    for option in reversed((
+        click.option("--adam-eps", default=1e-8, show_default=True,
+                     help="Adam's ε (PyTorch's default; Keras's is 1e-7)."),
+        click.option("--mixup", default=0.0, show_default=True, type=click.FloatRange(min=0),
+                     help="Mixup of pooled features, λ ~ Beta(α, α) per batch (α 0.2-1 is usual); 0 = off."),
+        click.option("--ensemble", default=1, show_default=True, type=click.IntRange(min=1),
+                     help="Train N models (seeds seed..seed+N-1) saved as one that averages their probabilities."),
+    )):
+        command = option(command)
+    return command
+
+
 def _selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--selection and --dev-fraction (the fields of the same names), shared by both trainers."""
     for option in reversed((
@@ -269,11 +283,7 @@ Examples:
               help="Longer texts are cut to their first N tokens, with a warning.")
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="adadelta", show_default=True)
 @click.option("--lr", type=float, help="Default 1.0 (Adadelta) or 1e-3 (Adam).")
-@click.option("--adam-eps", default=1e-8, show_default=True, help="Adam's ε (PyTorch's default; Keras's is 1e-7).")
-@click.option("--mixup", default=0.0, show_default=True, type=click.FloatRange(min=0),
-              help="Mixup of pooled features, λ ~ Beta(α, α) per batch (α 0.2-1 is usual); 0 = off.")
-@click.option("--ensemble", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Train N models (seeds seed..seed+N-1) saved as one that averages their probabilities.")
+@_fit_options
 @click.option("--epochs", default=25, show_default=True)
 @click.option("--batch-size", default=50, show_default=True)
 @_selection_options
@@ -583,11 +593,7 @@ Examples:
 @click.option("--bn-eps", default=1e-5, show_default=True, help="Batch-norm ε (PyTorch's default; Keras's is 1e-3).")
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="adam", show_default=True)
 @click.option("--lr", type=float, help="Default 1e-3 (Adam), 0.01 (SGD) or 1.0 (Adadelta).")
-@click.option("--adam-eps", default=1e-8, show_default=True, help="Adam's ε (PyTorch's default; Keras's is 1e-7).")
-@click.option("--mixup", default=0.0, show_default=True, type=click.FloatRange(min=0),
-              help="Mixup of pooled features, λ ~ Beta(α, α) per batch (α 0.2-1 is usual); 0 = off.")
-@click.option("--ensemble", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Train N models (seeds seed..seed+N-1) saved as one that averages their probabilities.")
+@_fit_options
 @click.option("--momentum", default=0.9, show_default=True, help="SGD momentum.")
 @click.option("--epochs", default=60, show_default=True)
 @click.option("--batch-size", default=16, show_default=True)
