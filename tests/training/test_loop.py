@@ -359,3 +359,15 @@ def test_mixup_needs_a_model_that_takes_mix():
 def test_mixup_must_be_a_non_negative_concentration(bad):
     with pytest.raises(ConfigError, match="mixup must be a Beta concentration"):
         TrainConfig(mixup=bad)
+
+
+def test_resuming_a_state_that_already_stopped_early_trains_no_further_epoch(tmp_path):
+    x, y = _blobs()
+    config = TrainConfig(epochs=20, patience=2, seed=1, optimizer="adam", lr=0.05, device="cpu")
+    flat = (TensorBatches(x, torch.zeros_like(y)), torch.zeros_like(y))  # dev labels all 0: no steady improvement
+    first = fit_model(Clamped(2, 2), TensorBatches(x, y), config, dev=flat, resume_dir=tmp_path)
+    assert len(first.history) < 20  # stopped early
+    model = Clamped(2, 2)
+    again = fit_model(model, TensorBatches(x, y), config, dev=flat, resume_dir=tmp_path, resume=True)
+    assert len(again.history) == len(first.history) and model.calls == 0  # not one more step
+    assert again.best_epoch == first.best_epoch
