@@ -9,9 +9,11 @@ Ingredients (each one switch of the library):
 - fasttext: `--extra-vectors fasttext:100`, a fastText channel trained on the unit's own training texts;
 - adam: Adam lr 1e-3 with the plateau schedule (lr × 0.5 after 2 epochs without a better dev score), up to 40
   epochs, early stopping after 5.
-Recipes: `base`, `base+<ingredient>` for each ingredient, `all` (every ingredient), and `all-<ingredient>` (the
-ablation: what removing one ingredient from `all` costs). The "strong" recipe is the one with the best mean *dev*
-accuracy per dataset among these; test is only read, once per unit, for the table.
+The ingredients are declared once, in textcnn.base.config.INGREDIENTS. Recipes: `base`, `base+<ingredient>` for
+each ingredient, `all` (every ingredient), and `all-<ingredient>` (the ablation: what removing one ingredient from
+`all` costs). The table's main column is the library's `--recipe strong` (textcnn.base.config.RECIPES; one of the
+recipes above, or its own `strong` cell); beside it, the recipe with the best mean *dev* accuracy on each dataset.
+Test is only read, once per unit, for the table.
 
 Units are those of the Kim table (benchmarks.reproduce_kim: SST on phrases with 3 seeds, TREC 3 seeds, the others
 10-fold CV; zh_reviews its own split, 3 seeds), written one JSON per unit to
@@ -40,6 +42,7 @@ from benchmarks.common.kim import KIM_DATASETS, VARIANTS, baseline_result, parse
 from benchmarks.common.machine import describe_machine
 from benchmarks.common.paths import RESULTS, STATES
 from textcnn.analysis.metrics import mean_std
+from textcnn.base.config import INGREDIENTS, RECIPES, combine
 from textcnn.data.files import TextDataset
 from textcnn.data.splits import Unit, unit_splits
 from textcnn.jobs.text import DataSource, fit_and_score, make_classifier
@@ -47,25 +50,23 @@ from textcnn.jobs.units import UnitState, run_units
 
 CELLS = RESULTS / "beyond_kim"
 DATASETS = (*KIM_DATASETS, "zh_reviews")
-INGREDIENTS: dict[str, dict[str, Any]] = {
-    "ensemble3": {"ensemble": 3},
-    "mixup": {"mixup": 0.2},
-    "fasttext": {"extra_vectors": ("fasttext:100",)},
-    "adam": {"optimizer": "adam", "lr": 1e-3, "lr_schedule": "plateau", "lr_patience": 2, "patience": 5,
-             "epochs": 40},
-}
 
 
 def recipes() -> dict[str, dict[str, Any]]:
-    """Every recipe's parameter overrides on the base: base, base+X, all, all-X."""
-    everything = {k: v for params in INGREDIENTS.values() for k, v in params.items()}
+    """Every recipe's parameter overrides on the base: base, base+X, all, all-X, and the library's "strong" recipe
+    when it is none of those."""
     table: dict[str, dict[str, Any]] = {"base": {}}
-    table.update({f"base+{name}": dict(params) for name, params in INGREDIENTS.items()})
-    table["all"] = everything
-    for name in INGREDIENTS:
-        table[f"all-{name}"] = {k: v for other, params in INGREDIENTS.items() if other != name
-                                for k, v in params.items()}
+    table.update({f"base+{name}": combine([name]) for name in INGREDIENTS})
+    table["all"] = combine(list(INGREDIENTS))
+    table.update({f"all-{name}": combine([other for other in INGREDIENTS if other != name]) for name in INGREDIENTS})
+    if strong_cell(table) is None:
+        table["strong"] = dict(RECIPES["strong"])
     return table
+
+
+def strong_cell(table: dict[str, dict[str, Any]]) -> str | None:
+    """The recipe of `table` that is the library's `--recipe strong`."""
+    return next((name for name, params in table.items() if params == RECIPES["strong"]), None)
 
 
 def base_params(dataset: str, vectors: str, epochs: int) -> dict[str, Any]:
@@ -137,18 +138,20 @@ def baseline(dataset: str, model: str) -> float | None:
 
 
 def tables(datasets: list[str], args: argparse.Namespace) -> str:
-    names = list(recipes())
+    table = recipes()
+    names, named = list(table), strong_cell(table)
     lines = [
         "# Beyond Kim's recipe",
         "",
         "Command: `TEXTCNN_DATA=../shared/data OMP_NUM_THREADS=1 python -m benchmarks.beyond_kim` (see the module "
         "docstring for the recipes)  ",
-        f"Units: the Kim table's ({args.seeds} seeds on fixed splits, else 10-fold CV). Strong = the recipe with the "
-        "best mean dev accuracy; test accuracy % mean ± std over units. Vectors: GloVe 6B 50-d (English).  ",
+        f"Units: the Kim table's ({args.seeds} seeds on fixed splits, else 10-fold CV); test accuracy % mean ± std "
+        f"over units. `--recipe strong` = the `{named}` cell ({_flags(RECIPES['strong'])}); best on dev = the "
+        "recipe with the best mean dev accuracy on that dataset. Vectors: GloVe 6B 50-d (English).  ",
         f"Machine: {describe_machine()} (per-unit machine in each JSON).",
         "",
-        "| dataset | Kim's best variant (by dev) | strong recipe | strong (test %) | TF-IDF + LR | fastText | "
-        "strong − best baseline | wall time strong (h) |",
+        "| dataset | Kim's best variant (by dev) | `--recipe strong` (test %) | best on dev: recipe (test %) | "
+        "TF-IDF + LR | fastText | strong − best baseline | wall time strong (h) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     ablation = ["", "## Every recipe (test acc %; dev acc % in brackets)", "",
@@ -156,21 +159,25 @@ def tables(datasets: list[str], args: argparse.Namespace) -> str:
     for dataset in datasets:
         _, _, units = units_for(dataset, args.seeds)
         cells = {r: summary(cell_runs(CELLS / dataset / r), len(units)) for r in names}
-        kim = kim_best(dataset, len(units))
-        chosen = strong(cells)
+        kim, best, recipe = kim_best(dataset, len(units)), strong(cells), cells[named]
         tfidf, fasttext = baseline(dataset, "tfidf"), baseline(dataset, "fasttext")
         margin = "pending"
-        if chosen and tfidf is not None and fasttext is not None:
-            margin = f"{chosen[1]['test'][0] - max(tfidf, fasttext):+.1f}"
+        if recipe and tfidf is not None and fasttext is not None:
+            margin = f"{recipe['test'][0] - max(tfidf, fasttext):+.1f}"
         kim_text = "pending" if kim is None else f"{kim[0]}: {acc(kim[1])}"
-        hours = "–" if chosen is None else f"{chosen[1]['hours']:.2f}"
-        lines.append(f"| {dataset} | {kim_text} | {chosen[0] if chosen else 'pending'} | "
-                     f"{acc(chosen[1]) if chosen else 'pending'} | {_number(tfidf)} | {_number(fasttext)} | {margin} | "
-                     f"{hours} |")
+        best_text = "pending" if best is None else f"{best[0]}: {acc(best[1])}"
+        hours = "–" if recipe is None else f"{recipe['hours']:.2f}"
+        lines.append(f"| {dataset} | {kim_text} | {acc(recipe)} | {best_text} | {_number(tfidf)} | "
+                     f"{_number(fasttext)} | {margin} | {hours} |")
         ablation.append(f"| {dataset} | " + " | ".join(
             "pending" if cells[r] is None else f"{cells[r]['test'][0]:.1f} ({cells[r]['dev']:.1f})" for r in names)
             + " |")
     return "\n".join(lines + ablation)
+
+
+def _flags(params: dict[str, Any]) -> str:
+    return " ".join(f"--{k.replace('_', '-')} {','.join(map(str, v)) if isinstance(v, tuple) else v}"
+                    for k, v in params.items())
 
 
 def _number(value: float | None) -> str:

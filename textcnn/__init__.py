@@ -21,6 +21,8 @@ _PUBLIC = {
     "DataConfig": "textcnn.base.config",
     "TrainConfig": "textcnn.base.config",
     "PRESETS": "textcnn.base.config",
+    "RECIPES": "textcnn.base.config",
+    "recipe_params": "textcnn.base.config",
     "Tokenizer": "textcnn.data.tokenizer",
     "Vocabulary": "textcnn.data.tokenizer",
     "load_vectors": "textcnn.data.embeddings",

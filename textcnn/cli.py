@@ -19,10 +19,12 @@ from .base.config import (
     LR_SCHEDULES,
     OOV_INITS,
     OPTIMIZERS,
+    RECIPES,
     SELECTIONS,
     THRESHOLD_TUNE,
     TOKENIZERS,
     VARIANTS,
+    recipe_params,
 )
 from .base.errors import TextCNNError
 
@@ -87,6 +89,25 @@ def _alias(flag: str, field: str, value: Any) -> Callable[[Callable[..., Any]], 
 def _with_aliases(opts: dict[str, Any]) -> dict[str, Any]:
     """The parsed options with the hidden old spellings applied."""
     return {**opts, **click.get_current_context().meta.get(_ALIASES, {})}
+
+
+def _recipe_help() -> str:
+    def flag(name: str, value: Any) -> str:
+        values = value if isinstance(value, tuple) else (value,)
+        return " ".join(f"--{name.replace('_', '-')} {v}" for v in values)
+
+    bundles = "; ".join(f"{name}: " + (" ".join(flag(k, v) for k, v in params.items()) or "the defaults")
+                        for name, params in RECIPES.items())
+    return f"A named set of option values ({bundles}); an option given explicitly wins over its recipe value."
+
+
+def _with_recipe(opts: dict[str, Any]) -> dict[str, Any]:
+    """The parsed options with the recipe's values in place of defaults the user left alone."""
+    ctx = click.get_current_context()
+    left_alone = (click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP)
+    recipe = recipe_params(opts.pop("recipe"))
+    return {**opts, **{name: value for name, value in recipe.items()
+                       if ctx.get_parameter_source(name) in left_alone}}
 
 
 def _max_norm(ctx: click.Context, param: click.Parameter, value: str) -> float | None:
@@ -264,6 +285,7 @@ Examples:
               help="For a --train-file larger than memory: tokenise it once into a memory-mapped cache "
                    "($HF_DATASETS_CACHE/textcnn) and train from there. One model, no --cv/--n-seeds; "
                    "pretrained variants need --vectors.")
+@click.option("--recipe", type=click.Choice(tuple(RECIPES)), default="kim", show_default=True, help=_recipe_help())
 @click.option("--variant", type=click.Choice(VARIANTS), default="non-static", show_default=True)
 @click.option("--vectors", help="word2vec (.bin/.txt), GloVe .txt, fastText .vec, gensim .kv, or gensim-data:NAME.")
 @click.option("--extra-vectors", multiple=True,
@@ -314,7 +336,7 @@ def train(**opts: Any) -> None:
     """
     from .jobs.text import JobConfig, run_job
 
-    opts = _with_aliases(opts)
+    opts = _with_aliases(_with_recipe(opts))
     job = JobConfig(**{f: opts.pop(f) for f in JOB_OPTIONS})
     _report(run_job(job, opts, progress=sys.stderr.isatty()))
 
@@ -356,7 +378,7 @@ def search(**opts: Any) -> None:
     from .jobs.search import SearchConfig, search_run
     from .jobs.text import DataSource, make_classifier
 
-    opts = _with_aliases(opts)
+    opts = _with_aliases(_with_recipe(opts))
     config = SearchConfig(**{f: opts.pop(f) for f in ("trials", "folds", "timeout")})
     source = DataSource(**{f: opts.pop(f) for f in JOB_OPTIONS if f not in ("out", "force", *_NOT_SEARCHED)})
     out, force = opts.pop("out"), opts.pop("force")

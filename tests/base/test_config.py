@@ -1,12 +1,17 @@
 import pytest
 
 from textcnn.base.config import (
+    INGREDIENTS,
     PRESETS,
+    RECIPES,
+    STRONG_INGREDIENTS,
     DataConfig,
     TextCNNConfig,
     TrainConfig,
+    combine,
     config_from_dict,
     config_to_dict,
+    recipe_params,
 )
 from textcnn.base.errors import ConfigError
 
@@ -61,3 +66,28 @@ def test_config_dict_round_trip_and_unknown_keys():
     with pytest.raises(ConfigError, match="unknown TextCNNConfig keys \\['width'\\]; valid keys: variant"):
         config_from_dict(TextCNNConfig, {"width": 3})
 
+
+
+def test_every_recipe_builds_a_valid_classifier_and_kim_is_the_defaults():
+    from textcnn.estimators.text import TextCNNClassifier
+
+    assert recipe_params("kim") == {}
+    for name in RECIPES:
+        params = TextCNNClassifier(**recipe_params(name)).get_params()
+        assert all(params[k] == v for k, v in recipe_params(name).items())
+        for config in ("model", "data", "train"):
+            TextCNNClassifier(**recipe_params(name)).config(config)  # the values pass the configs' checks
+
+
+def test_the_strong_recipe_is_its_ingredients_together():
+    assert recipe_params("strong") == combine(STRONG_INGREDIENTS)
+    assert combine(["mixup", "ensemble3"]) == {**INGREDIENTS["mixup"], **INGREDIENTS["ensemble3"]}
+
+
+def test_recipe_params_is_a_copy_and_unknown_names_are_refused():
+    recipe_params("strong")["mixup"] = 0.9
+    assert RECIPES["strong"]["mixup"] != 0.9
+    with pytest.raises(ConfigError, match="recipe must be one of kim, strong"):
+        recipe_params("fast")
+    with pytest.raises(ConfigError, match="unknown ingredients"):
+        combine(["dropout"])

@@ -1,6 +1,7 @@
 """The beyond-Kim benchmark: its recipes, and that the strong recipe and Kim's best variant are chosen on dev."""
 
-from benchmarks.beyond_kim import INGREDIENTS, recipes, strong, summary
+from benchmarks.beyond_kim import recipes, strong, strong_cell, summary
+from textcnn.base.config import INGREDIENTS, RECIPES
 
 
 def test_recipes_are_the_base_each_ingredient_alone_all_and_all_but_one():
@@ -22,3 +23,9 @@ def test_a_cell_counts_only_when_complete_and_strong_is_chosen_by_dev_not_test()
     better_dev = {"dev": 85.0, "test": (70.0, 0.0), "hours": 1.0}
     assert strong({"a": better_test, "b": better_dev, "c": None})[0] == "b"
     assert strong({"a": None}) is None
+
+
+def test_the_librarys_strong_recipe_is_one_of_the_measured_cells():
+    table = recipes()
+    assert table[strong_cell(table)] == RECIPES["strong"]
+    assert strong_cell({"base": {}}) is None

@@ -249,6 +249,38 @@ class TrainConfig:
 
 PRESETS: dict[str, TextCNNConfig] = {v: TextCNNConfig(variant=v) for v in VARIANTS}
 
+# Beyond Kim's recipe (issue 23): opt-in ingredients, each a set of estimator parameters; benchmarks/beyond_kim.py
+# measures each alone, all together, and all but one
+INGREDIENTS: dict[str, dict[str, Any]] = {
+    "ensemble3": {"ensemble": 3},  # three seeds' probabilities averaged
+    "mixup": {"mixup": 0.2},  # mixup of the pooled features (Guo, Mao & Zhang 2019)
+    "fasttext": {"extra_vectors": ("fasttext:100",)},  # a fastText channel trained on the training texts
+    # Adam with the plateau schedule, more epochs, early stopping
+    "adam": {"optimizer": "adam", "lr": 1e-3, "lr_schedule": "plateau", "lr_patience": 2, "patience": 5,
+             "epochs": 40},
+}
+# the ingredients of the "strong" recipe: those the dev scores of benchmarks/results/beyond_kim.md support
+STRONG_INGREDIENTS: tuple[str, ...] = ("ensemble3", "mixup", "fasttext", "adam")
+
+
+def combine(ingredients: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """The estimator parameters of these ingredients together."""
+    unknown = [name for name in ingredients if name not in INGREDIENTS]
+    if unknown:
+        raise ConfigError(f"unknown ingredients {unknown}; known: {', '.join(INGREDIENTS)}")
+    return {key: value for name in ingredients for key, value in INGREDIENTS[name].items()}
+
+
+# named recipes: estimator parameters on top of the defaults ("kim" = the defaults, Kim 2014 §3.1)
+RECIPES: dict[str, dict[str, Any]] = {"kim": {}, "strong": combine(STRONG_INGREDIENTS)}
+
+
+def recipe_params(name: str) -> dict[str, Any]:
+    """The estimator parameters of a named recipe, e.g. `TextCNNClassifier(**recipe_params("strong"))`."""
+    _check_choice("recipe", name, tuple(RECIPES))
+    return dict(RECIPES[name])
+
+
 C = TypeVar("C")
 
 
@@ -287,8 +319,10 @@ def runtime_fields(cls: type) -> set[str]:
 
 __all__ = [
     "CLASS_WEIGHTS",
+    "INGREDIENTS",
     "LR_SCHEDULES",
     "PRESETS",
+    "RECIPES",
     "SELECTIONS",
     "THRESHOLD_TUNE",
     "VARIANTS",
@@ -297,6 +331,8 @@ __all__ = [
     "ImageDataConfig",
     "TextCNNConfig",
     "TrainConfig",
+    "combine",
     "config_from_dict",
     "config_to_dict",
+    "recipe_params",
 ]
