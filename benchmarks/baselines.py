@@ -28,7 +28,6 @@ Resumable: a dataset's JSON keeps each model's result, and a model whose result 
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import random
@@ -45,6 +44,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 
+from benchmarks.common.cli import benchmark_parser
 from benchmarks.common.kim import KIM_DATASETS, baseline_result, baseline_text, parse_list, units_for
 from benchmarks.common.machine import describe_machine
 from benchmarks.common.paths import RESULTS
@@ -309,8 +309,7 @@ def table() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__spec__.name, __doc__)
     parser.add_argument("--datasets", default="all", help=f"comma-separated, from {', '.join(DATASETS_RUN)}")
     parser.add_argument("--models", default="all", help="tfidf, fasttext or all")
     parser.add_argument("--force", action="store_true", help="rerun models whose results exist")

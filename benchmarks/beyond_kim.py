@@ -38,6 +38,7 @@ from typing import Any
 
 import torch
 
+from benchmarks.common.cli import benchmark_parser
 from benchmarks.common.kim import KIM_DATASETS, VARIANTS, baseline_result, parse_list, units_for
 from benchmarks.common.machine import describe_machine
 from benchmarks.common.paths import RESULTS, STATES
@@ -185,8 +186,7 @@ def _number(value: float | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__spec__.name, __doc__)
     parser.add_argument("--datasets", default="all")
     parser.add_argument("--recipes", default="all", help="comma-separated recipe names, or all")
     parser.add_argument("--seeds", type=int, default=3)

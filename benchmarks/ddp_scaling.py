@@ -21,7 +21,6 @@ so an interrupted run resumes. Timings need otherwise idle cores: run nothing el
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -32,6 +31,7 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+from benchmarks.common.cli import benchmark_parser
 from benchmarks.common.machine import describe_machine
 from benchmarks.common.paths import RESULTS, ROOT
 
@@ -163,8 +163,7 @@ def report(throughput: list[dict], profiles: list[dict], accuracy: list[dict], c
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__spec__.name, __doc__)
     parser.add_argument("--ranks", default="1,2", help="comma-separated rank counts")
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs after the warm-up epoch")
     parser.add_argument("--profile-steps", type=int, default=100, help="steps per profile measurement")

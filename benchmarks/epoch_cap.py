@@ -19,6 +19,7 @@ import os
 import statistics
 from pathlib import Path
 
+from benchmarks.common.cli import benchmark_parser
 from benchmarks.common.kim import units_for
 from benchmarks.common.paths import RESULTS
 from textcnn.base.atomic import write_json
@@ -55,8 +56,7 @@ def best(dev: list[float], epochs: int) -> tuple[float, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__spec__.name, __doc__)
     parser.add_argument("--dataset", default="mr")
     parser.add_argument("--variant", default="non-static")
     parser.add_argument("--folds", default="0,1,2", help="CV folds (or seeds, for fixed-split datasets) to run")

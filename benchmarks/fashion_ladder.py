@@ -36,6 +36,7 @@ from typing import Any
 
 import torch
 
+from benchmarks.common.cli import benchmark_parser
 from benchmarks.common.image_rows import (
     PROTOCOLS,
     RESULTS,
@@ -183,8 +184,7 @@ def study_table(keras_cells: Path) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__spec__.name, __doc__)
     parser.add_argument("--rungs", default="all", help="comma-separated rung numbers (1-5) or all")
     parser.add_argument("--epochs", type=int, default=5, help="epochs of rungs 1-4 (the material's 5)")
     parser.add_argument("--long-epochs", type=int, default=30, help="most epochs of rung 5")

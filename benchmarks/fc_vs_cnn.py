@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.common.cli import benchmark_parser
 from benchmarks.common.image_rows import (
     RESULTS,
     Splits,
@@ -105,8 +106,7 @@ def table(args: argparse.Namespace, cells: Path) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__spec__.name, __doc__)
     parser.add_argument("--epochs", type=int, default=10)
     add_common_args(parser)
     parser.add_argument("--table-only", action="store_true", help="only rebuild the table from finished rows")

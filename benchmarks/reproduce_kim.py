@@ -28,6 +28,7 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.common.cli import benchmark_parser
 from benchmarks.common.kim import KIM_DATASETS, KIM_TABLE2, VARIANTS, baseline_text, parse_list, units_for
 from benchmarks.common.machine import describe_machine
 from benchmarks.common.paths import RESULTS, ROOT, STATES
@@ -132,8 +133,7 @@ def update_readme(text: str, readme: Path = ROOT / "README.md") -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__spec__.name, __doc__)
     parser.add_argument("--datasets", default="all")
     parser.add_argument("--variants", default="all")
     parser.add_argument("--seeds", type=int, default=3)

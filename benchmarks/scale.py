@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.common.cli import benchmark_parser
 from benchmarks.common.paths import RESULTS
 
 CELLS = RESULTS / "scale"
@@ -290,8 +291,7 @@ def table(rows: list[dict[str, Any]], command: str, machine: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__spec__.name, __doc__)
     parser.add_argument("--sizes", default="1000000,2000000", help="On-disk corpus sizes (sentences).")
     parser.add_argument("--in-memory", default="1000000", help="Sizes for the in-memory contrast ('' = none).")
     parser.add_argument("--steps", type=int, default=200, help="Training steps of the capped epoch.")

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from benchmarks.common.cli import benchmark_parser
 from benchmarks.common.machine import describe_machine
 from benchmarks.common.paths import RESULTS, ROOT
 from textcnn.base.config import TextCNNConfig, TrainConfig
@@ -299,8 +300,7 @@ def vectors_memory_lines() -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__spec__.name, __doc__)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated, from {', '.join(ROWS)}")
     parser.add_argument("--slice", type=int, default=None, help="training phrases (0 = all; CPU default 10000)")

@@ -10,13 +10,13 @@ skipped on the next run. The table goes to benchmarks/results/speed_accuracy.md.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
 import sys
 from datetime import date
 
+from benchmarks.common.cli import benchmark_parser
 from benchmarks.common.machine import describe_machine
 from benchmarks.common.paths import RESULTS, ROOT
 from textcnn.data.registry import load_named_dataset
@@ -40,8 +40,7 @@ def run_cell(option: str, seed: int, variant: str, phrases: bool) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__spec__.name, __doc__)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--options", default=",".join(OPTIONS))
     parser.add_argument("--variant", default="rand", help="rand needs no vectors")

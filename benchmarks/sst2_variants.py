@@ -8,13 +8,13 @@ when present. Prints a Markdown table (mean ± std over seeds) and writes it to 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
 import tempfile
 from pathlib import Path
 
+from benchmarks.common.cli import benchmark_parser
 from benchmarks.common.machine import describe_machine
 from benchmarks.common.paths import RESULTS
 from textcnn.jobs.text import DataSource, make_classifier, train_run
@@ -55,8 +55,7 @@ def table(cells: dict[tuple[str, int], dict], seeds: int, command: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__spec__.name, __doc__)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument(
         "--vectors", default=os.path.join(os.environ.get("TEXTCNN_DATA", "."), "glove/glove.6B.50d.kim7.txt")

@@ -25,6 +25,7 @@ from functools import partial
 
 import torch
 
+from benchmarks.common.cli import benchmark_parser
 from benchmarks.common.machine import describe_machine
 from benchmarks.common.paths import RESULTS, STATES
 from textcnn.analysis.metrics import mean_std
@@ -103,8 +104,7 @@ def table(args: argparse.Namespace) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__spec__.name, __doc__)
     parser.add_argument("--configs", default="all", help=f"comma-separated from {', '.join(CONFIGS)}, or all")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=25)
