@@ -43,7 +43,7 @@ from benchmarks.common.kim import KIM_DATASETS, VARIANTS, baseline_result, parse
 from benchmarks.common.machine import describe_machine
 from benchmarks.common.paths import RESULTS, STATES
 from textcnn.analysis.metrics import mean_std
-from textcnn.base.config import INGREDIENTS, RECIPES, combine
+from textcnn.base.config import INGREDIENTS, RECIPES, as_flags, combine
 from textcnn.data.files import TextDataset
 from textcnn.data.splits import Unit, unit_splits
 from textcnn.jobs.text import DataSource, fit_and_score, make_classifier
@@ -147,7 +147,7 @@ def tables(datasets: list[str], args: argparse.Namespace) -> str:
         "Command: `TEXTCNN_DATA=../shared/data OMP_NUM_THREADS=1 python -m benchmarks.beyond_kim` (see the module "
         "docstring for the recipes)  ",
         f"Units: the Kim table's ({args.seeds} seeds on fixed splits, else 10-fold CV); test accuracy % mean ± std "
-        f"over units. `--recipe strong` = the `{named}` cell ({_flags(RECIPES['strong'])}); best on dev = the "
+        f"over units. `--recipe strong` = the `{named}` cell ({as_flags(RECIPES['strong'])}); best on dev = the "
         "recipe with the best mean dev accuracy on that dataset. Vectors: GloVe 6B 50-d (English).  ",
         f"Machine: {describe_machine()} (per-unit machine in each JSON).",
         "",
@@ -174,11 +174,6 @@ def tables(datasets: list[str], args: argparse.Namespace) -> str:
             "pending" if cells[r] is None else f"{cells[r]['test'][0]:.1f} ({cells[r]['dev']:.1f})" for r in names)
             + " |")
     return "\n".join(lines + ablation)
-
-
-def _flags(params: dict[str, Any]) -> str:
-    return " ".join(f"--{k.replace('_', '-')} {','.join(map(str, v)) if isinstance(v, tuple) else v}"
-                    for k, v in params.items())
 
 
 def _number(value: float | None) -> str:

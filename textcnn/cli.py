@@ -24,6 +24,7 @@ from .base.config import (
     THRESHOLD_TUNE,
     TOKENIZERS,
     VARIANTS,
+    as_flags,
     recipe_params,
 )
 from .base.errors import TextCNNError
@@ -92,12 +93,7 @@ def _with_aliases(opts: dict[str, Any]) -> dict[str, Any]:
 
 
 def _recipe_help() -> str:
-    def flag(name: str, value: Any) -> str:
-        values = value if isinstance(value, tuple) else (value,)
-        return " ".join(f"--{name.replace('_', '-')} {v}" for v in values)
-
-    bundles = "; ".join(f"{name}: " + (" ".join(flag(k, v) for k, v in params.items()) or "the defaults")
-                        for name, params in RECIPES.items())
+    bundles = "; ".join(f"{name}: {as_flags(params) or 'the defaults'}" for name, params in RECIPES.items())
     return f"A named set of option values ({bundles}); an option given explicitly wins over its recipe value."
 
 

@@ -276,6 +276,11 @@ def combine(ingredients: tuple[str, ...] | list[str]) -> dict[str, Any]:
 RECIPES: dict[str, dict[str, Any]] = {"kim": {}, "strong": combine(STRONG_INGREDIENTS)}
 
 
+def as_flags(params: dict[str, Any]) -> str:
+    """Estimator parameters written as `train` options, a tuple as one repeated option per item."""
+    return " ".join(f"--{name.replace('_', '-')} {item}" for name, value in params.items()
+                    for item in (value if isinstance(value, tuple) else (value,)))
+
 def recipe_params(name: str) -> dict[str, Any]:
     """The estimator parameters of a named recipe, e.g. `TextCNNClassifier(**recipe_params("strong"))`."""
     _check_choice("recipe", name, tuple(RECIPES))
@@ -332,6 +337,7 @@ __all__ = [
     "ImageDataConfig",
     "TextCNNConfig",
     "TrainConfig",
+    "as_flags",
     "combine",
     "config_from_dict",
     "config_to_dict",
