@@ -58,10 +58,10 @@ def baseline_text(dataset: str, model: str = "tfidf") -> str:
     return f"{100 * result['test_acc_mean']:.1f} ± {100 * result['test_acc_std']:.1f}"
 
 
-def parse_list(value: str, allowed: tuple[str, ...]) -> list[str]:
-    """A comma-separated command-line list checked against `allowed`; "all" is every item."""
-    items = list(allowed) if value == "all" else value.split(",")
+def parse_list(value: str, allowed: tuple[str, ...], every: str = "all") -> list[str]:
+    """A comma-separated command-line list checked against `allowed`; the word `every` ("all") is every item."""
+    items = list(allowed) if value == every else value.split(",")
     unknown = sorted(set(items) - set(allowed))
     if unknown:
-        raise SystemExit(f"unknown {unknown}; choose from {', '.join(allowed)} or all")
+        raise SystemExit(f"unknown {unknown}; choose from {', '.join(allowed)} or {every}")
     return items

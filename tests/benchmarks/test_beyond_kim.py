@@ -1,6 +1,8 @@
 """The beyond-Kim benchmark: its recipes, and that the strong recipe and Kim's best variant are chosen on dev."""
 
-from benchmarks.beyond_kim import recipes, strong, strong_cell, summary
+import pytest
+
+from benchmarks.beyond_kim import EVERY_RECIPE, recipes, selected_recipes, strong, strong_cell, summary
 from textcnn.base.config import INGREDIENTS, RECIPES
 
 
@@ -29,3 +31,11 @@ def test_the_librarys_strong_recipe_is_one_of_the_measured_cells():
     table = recipes()
     assert table[strong_cell(table)] == RECIPES["strong"]
     assert strong_cell({"base": {}}) is None
+
+
+def test_the_recipe_named_all_can_be_run_alone_and_every_runs_them_all():
+    assert selected_recipes("all") == ["all"]
+    assert selected_recipes("base,all-mixup") == ["base", "all-mixup"]
+    assert selected_recipes(EVERY_RECIPE) == list(recipes())
+    with pytest.raises(SystemExit, match="choose from"):
+        selected_recipes("bass")
