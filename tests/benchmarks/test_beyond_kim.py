@@ -2,7 +2,7 @@
 
 import pytest
 
-from benchmarks.beyond_kim import EVERY_RECIPE, recipes, selected_recipes, strong, strong_cell, summary
+from benchmarks.beyond_kim import EVERY_RECIPE, kim_paper_best, recipes, selected_recipes, strong, strong_cell, summary
 from textcnn.base.config import INGREDIENTS, RECIPES
 
 
@@ -39,3 +39,9 @@ def test_the_recipe_named_all_can_be_run_alone_and_every_runs_them_all():
     assert selected_recipes(EVERY_RECIPE) == list(recipes())
     with pytest.raises(SystemExit, match="choose from"):
         selected_recipes("bass")
+
+
+def test_the_distance_to_kim_is_to_his_best_variant_and_absent_where_he_did_not_run():
+    assert kim_paper_best("trec") == ("non-static", 93.6)
+    assert kim_paper_best("sst2") == ("multichannel", 88.1)
+    assert kim_paper_best("zh_reviews") is None
