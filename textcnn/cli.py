@@ -161,64 +161,58 @@ JOB_OPTIONS = ("dataset", "train_file", "dev_file", "test_file", "text_column", 
 IMAGE_JOB_OPTIONS = ("dataset", "train_dir", "test_dir", "idx_dir", "out", "force", "resume")
 
 
-def _fit_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--adam-eps, --mixup and --ensemble (TrainConfig fields of the same names), shared by both trainers."""
-    for option in reversed((
-        click.option("--adam-eps", default=1e-8, show_default=True,
-                     help="Adam's ε (PyTorch's default; Keras's is 1e-7)."),
-        click.option("--mixup", default=0.0, show_default=True, type=click.FloatRange(min=0),
-                     help="Mixup of pooled features, λ ~ Beta(α, α) per batch (α 0.2-1 is usual); 0 = off."),
-        click.option("--ensemble", default=1, show_default=True, type=click.IntRange(min=1),
-                     help="Train N models (seeds seed..seed+N-1) saved as one that averages their probabilities."),
-    )):
-        command = option(command)
-    return command
-
-
-def _selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--selection and --dev-fraction (the fields of the same names), shared by both trainers."""
-    for option in reversed((
-        click.option("--selection", type=click.Choice(SELECTIONS), default="auto", show_default=True,
-                     help="The weights kept: the best dev epoch's by accuracy, macro-f1 or micro-f1 (auto: accuracy, "
-                          "multi-label micro-f1), or the last epoch's (last)."),
-        click.option("--class-weight", type=click.Choice(CLASS_WEIGHTS),
-                     help="balanced: weigh classes n / (k n_c) (multi-label: pos_weight = negatives / positives)."),
-        click.option("--dev-fraction", default=0.1, show_default=True, type=click.FloatRange(0, 1, max_open=True),
-                     help="Share of train held out as dev when there is no dev set; 0 = none (with --selection last)."),
-    )):
-        command = option(command)
-    return command
-
-
-def _run_dir_options(default_out: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """--out, --force, --dry-run and --resume, shared by both trainers."""
+def _options(*options: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Callable[..., Any]:
+    """One decorator that adds `options` to a command, in the order given (as stacked decorators would)."""
 
     def add(command: Callable[..., Any]) -> Callable[..., Any]:
-        for option in reversed((
-            click.option("--out", type=click.Path(), help=f"Run directory (default {default_out})."),
-            click.option("--force", is_flag=True, help="Overwrite an existing run directory."),
-            click.option("--dry-run", is_flag=True, help="One tiny epoch on a few batches (smoke test)."),
-            click.option("--resume", type=click.Path(file_okay=False), help="Continue an interrupted run at its "
-                         "last finished epoch; every other option comes from the run."),
-        )):
+        for option in reversed(options):
             command = option(command)
         return command
 
     return add
 
 
-def _lr_schedule_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--lr-schedule, --lr-factor, --lr-patience (TrainConfig's fields of the same names), shared by both trainers."""
-    for option in reversed((
-        click.option("--lr-schedule", type=click.Choice(LR_SCHEDULES), default="none", show_default=True,
-                     help="Per epoch. plateau: lr *= --lr-factor after --lr-patience epochs without a better dev "
-                          "score (Keras's ReduceLROnPlateau); cosine: anneal to 0 over --epochs."),
-        click.option("--lr-factor", default=0.5, show_default=True, help="Plateau schedule: lr *= this factor."),
-        click.option("--lr-patience", default=5, show_default=True,
-                     help="Plateau schedule: epochs without a better dev score before a cut."),
-    )):
-        command = option(command)
-    return command
+# --adam-eps, --mixup and --ensemble (TrainConfig fields of the same names), shared by both trainers
+_fit_options = _options(
+    click.option("--adam-eps", default=1e-8, show_default=True, help="Adam's ε (PyTorch's default; Keras's is 1e-7)."),
+    click.option("--mixup", default=0.0, show_default=True, type=click.FloatRange(min=0),
+                 help="Mixup of pooled features, λ ~ Beta(α, α) per batch (α 0.2-1 is usual); 0 = off."),
+    click.option("--ensemble", default=1, show_default=True, type=click.IntRange(min=1),
+                 help="Train N models (seeds seed..seed+N-1) saved as one that averages their probabilities."),
+)
+
+# --selection, --class-weight and --dev-fraction (the fields of the same names), shared by both trainers
+_selection_options = _options(
+    click.option("--selection", type=click.Choice(SELECTIONS), default="auto", show_default=True,
+                 help="The weights kept: the best dev epoch's by accuracy, macro-f1 or micro-f1 (auto: accuracy, "
+                      "multi-label micro-f1), or the last epoch's (last)."),
+    click.option("--class-weight", type=click.Choice(CLASS_WEIGHTS),
+                 help="balanced: weigh classes n / (k n_c) (multi-label: pos_weight = negatives / positives)."),
+    click.option("--dev-fraction", default=0.1, show_default=True, type=click.FloatRange(0, 1, max_open=True),
+                 help="Share of train held out as dev when there is no dev set; 0 = none (with --selection last)."),
+)
+
+
+def _run_dir_options(default_out: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--out, --force, --dry-run and --resume, shared by both trainers."""
+    return _options(
+        click.option("--out", type=click.Path(), help=f"Run directory (default {default_out})."),
+        click.option("--force", is_flag=True, help="Overwrite an existing run directory."),
+        click.option("--dry-run", is_flag=True, help="One tiny epoch on a few batches (smoke test)."),
+        click.option("--resume", type=click.Path(file_okay=False), help="Continue an interrupted run at its "
+                     "last finished epoch; every other option comes from the run."),
+    )
+
+
+# --lr-schedule, --lr-factor, --lr-patience (TrainConfig's fields of the same names), shared by both trainers
+_lr_schedule_options = _options(
+    click.option("--lr-schedule", type=click.Choice(LR_SCHEDULES), default="none", show_default=True,
+                 help="Per epoch. plateau: lr *= --lr-factor after --lr-patience epochs without a better dev "
+                      "score (Keras's ReduceLROnPlateau); cosine: anneal to 0 over --epochs."),
+    click.option("--lr-factor", default=0.5, show_default=True, help="Plateau schedule: lr *= this factor."),
+    click.option("--lr-patience", default=5, show_default=True,
+                 help="Plateau schedule: epochs without a better dev score before a cut."),
+)
 
 
 def _allow_fast_exit() -> None:
