@@ -20,7 +20,8 @@ Units are those of the Kim table (benchmarks.reproduce_kim: SST on phrases with 
 benchmarks/results/beyond_kim/<dataset>/<recipe>/<unit>.json, skipped when present and resumed when cut off
 (state under runs/benchmarks/beyond_kim/), so the run can be stopped and restarted, and several processes (one
 thread each) can share it. Kim's best variant is read from benchmarks/results/kim_table2/ (the variant with the best
-mean dev accuracy), the baselines from benchmarks/results/baselines/.
+mean dev accuracy; for zh_reviews from benchmarks/results/zh_reviews/), the baselines from
+benchmarks/results/baselines/.
 
     TEXTCNN_DATA=../shared/data OMP_NUM_THREADS=1 python -m benchmarks.beyond_kim --datasets trec --recipes base,all
     TEXTCNN_DATA=../shared/data OMP_NUM_THREADS=1 python -m benchmarks.beyond_kim --datasets cr --recipes every
@@ -117,9 +118,18 @@ def summary(runs: list[dict[str, Any]], expected: int) -> dict[str, Any] | None:
     return {"dev": dev[0], "test": test, "hours": sum(r["wall_seconds"] for r in runs) / 3600}
 
 
+def kim_folders(dataset: str) -> dict[str, Any]:
+    """The finished runs of Kim's recipe on `dataset`, by variant: the Kim table's, or for zh_reviews its own
+    benchmark's configurations (benchmarks.zh_reviews: same split, seeds and 25 epochs)."""
+    if dataset in KIM_TABLE2:
+        return {v: RESULTS / "kim_table2" / dataset / v for v in VARIANTS}
+    folder = RESULTS / dataset
+    return {p.name: p for p in sorted(folder.iterdir()) if p.is_dir()} if folder.is_dir() else {}
+
+
 def kim_best(dataset: str, expected: int) -> tuple[str, dict[str, Any]] | None:
     """Kim's variant with the best mean dev accuracy on `dataset` (from the Kim table's units), or None."""
-    cells = {v: summary(cell_runs(RESULTS / "kim_table2" / dataset / v), expected) for v in VARIANTS}
+    cells = {v: summary(cell_runs(folder), expected) for v, folder in kim_folders(dataset).items()}
     done = {v: s for v, s in cells.items() if s is not None}
     if not done:
         return None
@@ -181,8 +191,6 @@ def tables(datasets: list[str], args: argparse.Namespace) -> str:
         margin = "pending"
         if recipe and tfidf is not None and fasttext is not None:
             margin = f"{recipe['test'][0] - max(tfidf, fasttext):+.1f}"
-        if dataset not in KIM_TABLE2:  # no Kim-table run: Kim's recipe is this benchmark's base cell
-            kim = None if cells["base"] is None else ("base (rand)", cells["base"])
         kim_text = "pending" if kim is None else f"{kim[0]}: {acc(kim[1])}"
         best_text = "pending" if best is None else f"{best[0]}: {acc(best[1])}"
         hours = "–" if recipe is None else f"{recipe['hours']:.2f}"

@@ -1,8 +1,20 @@
 """The beyond-Kim benchmark: its recipes, and that the strong recipe and Kim's best variant are chosen on dev."""
 
+import json
+
 import pytest
 
-from benchmarks.beyond_kim import EVERY_RECIPE, kim_paper_best, recipes, selected_recipes, strong, strong_cell, summary
+import benchmarks.beyond_kim as beyond_kim
+from benchmarks.beyond_kim import (
+    EVERY_RECIPE,
+    kim_best,
+    kim_paper_best,
+    recipes,
+    selected_recipes,
+    strong,
+    strong_cell,
+    summary,
+)
 from textcnn.base.config import INGREDIENTS, RECIPES
 
 
@@ -45,3 +57,16 @@ def test_the_distance_to_kim_is_to_his_best_variant_and_absent_where_he_did_not_
     assert kim_paper_best("trec") == ("non-static", 93.6)
     assert kim_paper_best("sst2") == ("multichannel", 88.1)
     assert kim_paper_best("zh_reviews") is None
+
+
+def test_kims_recipe_on_zh_reviews_is_the_zh_benchmarks_config_best_on_dev(tmp_path, monkeypatch):
+    monkeypatch.setattr(beyond_kim, "RESULTS", tmp_path)
+    for config, dev, test in (("rand-char", 0.85, 0.83), ("rand-jieba", 0.84, 0.86)):
+        (tmp_path / "zh_reviews" / config).mkdir(parents=True)
+        for seed in range(2):
+            unit = {"best_dev_acc": dev, "test_acc": test, "wall_seconds": 60}
+            (tmp_path / "zh_reviews" / config / f"seed{seed}.json").write_text(json.dumps(unit))
+    name, cell = kim_best("zh_reviews", expected=2)
+    assert name == "rand-char" and round(cell["test"][0], 6) == 83.0
+    assert kim_best("zh_reviews", expected=3) is None  # a config counts only when all its units are done
+    assert kim_best("trec", expected=3) is None
