@@ -25,6 +25,7 @@ def test_recipes_are_the_base_each_ingredient_alone_all_and_all_but_one():
     assert set(table["all"]) == {key for params in INGREDIENTS.values() for key in params}
     for name, params in INGREDIENTS.items():
         assert not set(params) & set(table[f"all-{name}"]) and set(table[f"all-{name}"]) < set(table["all"])
+    assert table["base+ensemble3+adam"] == {**INGREDIENTS["ensemble3"], **INGREDIENTS["adam"]}
 
 
 def test_a_cell_counts_only_when_complete_and_strong_is_chosen_by_dev_not_test():
