@@ -282,6 +282,7 @@ def as_flags(params: dict[str, Any]) -> str:
     return " ".join(f"--{name.replace('_', '-')} {item}" for name, value in params.items()
                     for item in (value if isinstance(value, tuple) else (value,)))
 
+
 def recipe_params(name: str) -> dict[str, Any]:
     """The estimator parameters of a named recipe, e.g. `TextCNNClassifier(**recipe_params("strong"))`."""
     _check_choice("recipe", name, tuple(RECIPES))
