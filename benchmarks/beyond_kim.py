@@ -23,7 +23,7 @@ thread each) can share it. Kim's best variant is read from benchmarks/results/ki
 mean dev accuracy; for zh_reviews from benchmarks/results/zh_reviews/), the baselines from
 benchmarks/results/baselines/.
 
-    TEXTCNN_DATA=../shared/data OMP_NUM_THREADS=1 python -m benchmarks.beyond_kim --datasets trec --recipes base,all
+    TEXTCNN_DATA=../shared/data OMP_NUM_THREADS=1 python -m benchmarks.beyond_kim --datasets trec --recipes base,strong
     TEXTCNN_DATA=../shared/data OMP_NUM_THREADS=1 python -m benchmarks.beyond_kim --datasets cr --recipes every
     TEXTCNN_DATA=../shared/data python -m benchmarks.beyond_kim --table-only
 """
@@ -73,8 +73,11 @@ def recipes() -> dict[str, dict[str, Any]]:
 
 
 def selected_recipes(value: str) -> list[str]:
-    """The recipes named by `--recipes`: comma-separated names, or every recipe for EVERY_RECIPE."""
-    return parse_list(value, tuple(recipes()), every=EVERY_RECIPE)
+    """The recipes named by `--recipes`: comma-separated names (`strong` names the library's `--recipe strong`
+    cell), or every recipe for EVERY_RECIPE."""
+    table = recipes()
+    names = ",".join(strong_cell(table) if name == "strong" else name for name in value.split(","))
+    return parse_list(names, tuple(table), every=EVERY_RECIPE)
 
 
 def strong_cell(table: dict[str, dict[str, Any]]) -> str | None:
@@ -219,7 +222,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = benchmark_parser(__spec__.name, __doc__)
     parser.add_argument("--datasets", default="all")
     parser.add_argument("--recipes", default=EVERY_RECIPE,
-                        help=f"comma-separated recipe names (`all`: the one with every ingredient), or {EVERY_RECIPE}")
+                        help="comma-separated recipe names (`all`: the one with every ingredient; `strong`: the "
+                             f"library's --recipe strong), or {EVERY_RECIPE}")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=25)
     parser.add_argument("--device", default="auto")

@@ -50,6 +50,7 @@ def test_the_recipe_named_all_can_be_run_alone_and_every_runs_them_all():
     assert selected_recipes("all") == ["all"]
     assert selected_recipes("base,all-mixup") == ["base", "all-mixup"]
     assert selected_recipes(EVERY_RECIPE) == list(recipes())
+    assert selected_recipes("base,strong") == ["base", strong_cell(recipes())]
     with pytest.raises(SystemExit, match="choose from"):
         selected_recipes("bass")
 
