@@ -7,6 +7,7 @@ import pytest
 import benchmarks.beyond_kim as beyond_kim
 from benchmarks.beyond_kim import (
     EVERY_RECIPE,
+    STRONG_VARIATIONS,
     kim_best,
     kim_paper_best,
     recipes,
@@ -26,6 +27,15 @@ def test_recipes_are_the_base_each_ingredient_alone_all_and_all_but_one():
     for name, params in INGREDIENTS.items():
         assert not set(params) & set(table[f"all-{name}"]) and set(table[f"all-{name}"]) < set(table["all"])
     assert table["base+ensemble3+adam"] == {**INGREDIENTS["ensemble3"], **INGREDIENTS["adam"]}
+
+
+def test_each_variation_of_the_strong_recipe_changes_only_its_own_settings():
+    table = recipes()
+    for name, params in STRONG_VARIATIONS.items():
+        variation = table[f"strong+{name}"]
+        assert {key: variation[key] for key in params} == params
+        assert {key: value for key, value in variation.items() if key not in params} == {
+            key: value for key, value in RECIPES["strong"].items() if key not in params}
 
 
 def test_a_cell_counts_only_when_complete_and_strong_is_chosen_by_dev_not_test():
