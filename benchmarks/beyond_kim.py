@@ -58,12 +58,15 @@ DATASETS = (*KIM_DATASETS, "zh_reviews")
 # not help alone on CR or TREC, nor in the all-but-one ablation on TREC
 CANDIDATES: tuple[list[str], ...] = (["ensemble3", "adam"],)
 # settings tried on top of the strong recipe, to close the distance left on MR, TREC and the rest (each cell is
-# `strong+<name>`): a larger ensemble, twice the feature maps, and widths 1 and 2 added (word and bigram
-# detectors, what the TF-IDF baseline's features are)
+# `strong+<name>`): a larger ensemble, twice the feature maps, widths 1 and 2 added (word and bigram detectors,
+# what the TF-IDF baseline's features are), and adversarial training of the embedded tokens (Miyato et al. 2017)
+# at two step sizes ε
 STRONG_VARIATIONS: dict[str, dict[str, Any]] = {
     "ensemble5": {"ensemble": 5},
     "maps200": {"n_filters": 200},
     "widths1-5": {"filter_sizes": (1, 2, 3, 4, 5)},
+    "adversarial0.5": {"adversarial": 0.5},
+    "adversarial2": {"adversarial": 2.0},
 }
 EVERY_RECIPE = "every"  # not "all": that is the name of the recipe with every ingredient
 

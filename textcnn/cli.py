@@ -172,11 +172,14 @@ def _options(*options: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Ca
     return add
 
 
-# --adam-eps, --mixup and --ensemble (TrainConfig fields of the same names), shared by both trainers
+# --adam-eps, --mixup, --adversarial and --ensemble (TrainConfig fields of the same names), shared by both trainers
 _fit_options = _options(
     click.option("--adam-eps", default=1e-8, show_default=True, help="Adam's ε (PyTorch's default; Keras's is 1e-7)."),
     click.option("--mixup", default=0.0, show_default=True, type=click.FloatRange(min=0),
                  help="Mixup of pooled features, λ ~ Beta(α, α) per batch (α 0.2-1 is usual); 0 = off."),
+    click.option("--adversarial", default=0.0, show_default=True, type=click.FloatRange(min=0),
+                 help="Adversarial training: also train on each input moved by ε along its loss gradient "
+                      "(ε = this norm per example; twice the compute per step); 0 = off."),
     click.option("--ensemble", default=1, show_default=True, type=click.IntRange(min=1),
                  help="Train N models (seeds seed..seed+N-1) saved as one that averages their probabilities."),
 )

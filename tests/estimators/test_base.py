@@ -93,15 +93,15 @@ TEXT_CHANGED = dict(
     extra_vectors=("word2vec:4",), optimizer="adam",
     lr=0.01, rho=0.9, eps=1e-7, adam_eps=1e-7, momentum=0.5, epochs=2, patience=3, lr_schedule="cosine",
     lr_factor=0.25, lr_patience=2, selection="macro-f1", multi_label=False, class_weight="balanced", threshold=0.5,
-    mixup=0.3, ensemble=2, seed=3, device="cpu", deterministic=True, bf16=True, compile=False,
+    mixup=0.3, adversarial=0.5, ensemble=2, seed=3, device="cpu", deterministic=True, bf16=True, compile=False,
     progress=False, dry_run=False, dry_run_batches=4,
 )
 IMAGE_CHANGED = dict(
     model="digits-cnn", init="keras", bn_momentum=0.01, bn_eps=1e-3, batch_size=20, dev_fraction=0.2, augment=True,
     optimizer="sgd", lr=0.02, rho=0.9, eps=1e-7, adam_eps=1e-7, momentum=0.8, epochs=1, patience=None,
     lr_schedule="none", lr_factor=0.3, lr_patience=3, selection="last", multi_label=False, class_weight="balanced",
-    threshold=0.5, mixup=0.2, ensemble=2, seed=5, device="cpu", deterministic=True, bf16=False, compile=False,
-    progress=False, dry_run=False, dry_run_batches=2,
+    threshold=0.5, mixup=0.2, adversarial=0.1, ensemble=2, seed=5, device="cpu", deterministic=True, bf16=False,
+    compile=False, progress=False, dry_run=False, dry_run_batches=2,
 )
 
 

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from textcnn.models.core import ClassifierHead, ConvBank, MaskedConvPool, masked_max_pool, window_mask
@@ -110,3 +111,57 @@ def test_text_and_image_models_mix_their_pooled_features_before_the_head():
         mixed = model(*inputs, mix=Mix(0.5, order))
         weight, bias = model.head.linear.weight, model.head.linear.bias
         torch.testing.assert_close(mixed, (0.5 * captured[0] + 0.5 * captured[0][order]) @ weight.T + bias)
+
+
+# ---- adversarial training's perturbation (issue 23) ----
+def test_a_perturbation_steps_each_example_by_epsilon_along_its_loss_gradient_and_leaves_fixed_positions():
+    from textcnn.models.core import Perturbation
+
+    x = torch.randn(3, 4, 5)
+    movable = torch.ones(3, 1, 5, dtype=torch.bool)
+    movable[0, :, 3:] = False  # e.g. padding
+    noise = Perturbation()
+    seen = noise(x, movable)
+    assert torch.equal(seen, x) and seen.requires_grad  # the first pass is the clean input
+    direction = torch.randn(3, 4, 5)
+    (seen * direction).sum().backward()  # the loss's gradient at the input is `direction`
+    noise.aim(0.7)
+    moved = noise(x) - x
+    torch.testing.assert_close(moved.flatten(1).norm(dim=1), torch.full((3,), 0.7))
+    assert torch.equal(moved[0, :, 3:], torch.zeros(4, 2))
+    expected = direction * movable
+    expected = 0.7 * expected / expected.flatten(1).norm(dim=1).view(3, 1, 1)
+    torch.testing.assert_close(moved, expected)
+    assert ((x + moved) * direction).sum() > (x * direction).sum()  # the step raises the loss
+
+
+def test_a_perturbation_cannot_aim_before_a_backward_pass_reached_the_input():
+    from textcnn.models.core import Perturbation
+
+    with pytest.raises(RuntimeError, match="needs a first pass"):
+        Perturbation().aim(1.0)
+
+
+@pytest.mark.parametrize("variant", ["static", "non-static"])
+def test_text_and_image_models_perturb_their_inputs_and_are_unchanged_without_noise(variant):
+    from textcnn.base.config import TextCNNConfig
+    from textcnn.base.tokens import PAD_ID
+    from textcnn.models.core import Perturbation
+    from textcnn.models.image import MODELS
+    from textcnn.models.text import TextCNN
+
+    torch.manual_seed(0)
+    text = TextCNN(TextCNNConfig(variant=variant, embedding_dim=6, n_filters=3), 20, 2,
+                   vectors=torch.randn(20, 6)).eval()
+    image = MODELS["digits-cnn"].builder((1, 8, 8), 10).eval()
+    ids = torch.randint(1, 20, (4, 7))
+    ids[0, 4:] = PAD_ID
+    for model, inputs in ((text, (ids,)), (image, (torch.rand(4, 1, 8, 8),))):
+        noise = Perturbation()
+        clean = model(*inputs, noise=noise)
+        assert torch.equal(clean, model(*inputs))
+        clean.logsumexp(dim=1).sum().backward()  # reaches the input even through a frozen embedding
+        noise.aim(0.5)
+        assert not torch.equal(model(*inputs, noise=noise), clean)
+        if model is text:  # padding never moves
+            assert torch.equal(noise.step[0, :, 4:], torch.zeros(6, 3))

@@ -101,6 +101,16 @@ def test_two_gloo_ranks_with_sparse_embedding_rows_match_one_process(tmp_path: P
     _assert_same_training(tmp_path, "one", "ddp")
 
 
+def test_two_gloo_ranks_with_adversarial_training_match_one_process(tmp_path: Path) -> None:
+    # the first pass's gradients stay local (no_sync); the second pass exchanges both passes' sum once
+    _train(tmp_path, "ddp", TORCHRUN, ["--adversarial", "0.5"])
+    _train(tmp_path, "one", [sys.executable], ["--adversarial", "0.5"])
+    _assert_same_training(tmp_path, "one", "ddp")
+    _train(tmp_path, "clean", [sys.executable], [])
+    clean, adversarial = (load_file(str(tmp_path / d / "model.safetensors")) for d in ("clean", "one"))
+    assert any(not torch.equal(clean[name], adversarial[name]) for name in clean)
+
+
 def test_ddp_says_which_embedding_gradients_it_exchanges(tmp_path: Path) -> None:
     loud = [a for a in ARGS if a != "-q"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

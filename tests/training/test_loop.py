@@ -371,3 +371,73 @@ def test_resuming_a_state_that_already_stopped_early_trains_no_further_epoch(tmp
     again = fit_model(model, TensorBatches(x, y), config, dev=flat, resume_dir=tmp_path, resume=True)
     assert len(again.history) == len(first.history) and model.calls == 0  # not one more step
     assert again.best_epoch == first.best_epoch
+
+
+# ---- adversarial training (issue 23) ----
+class NoisyLinear(nn.Module):
+    """A linear model over 2-d points that takes the loop's `noise=` and records the inputs it trains on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.linear = nn.Linear(2, 2)
+        self.noises: list = []
+        self.inputs: list = []
+
+    def forward(self, x: torch.Tensor, noise=None) -> torch.Tensor:  # noqa: ANN001
+        self.noises.append(noise)
+        x = x if noise is None else noise(x)
+        self.inputs.append(x.detach().clone())
+        return self.linear(x)
+
+
+def test_adversarial_training_off_trains_exactly_as_a_model_without_it_and_passes_no_noise():
+    noisy = NoisyLinear()
+    off, plain = _fit(noisy, adversarial=0.0), _fit(PlainLinear())
+    assert all(torch.equal(off[k], plain[k]) for k in off)
+    assert noisy.noises and all(n is None for n in noisy.noises)
+
+
+def test_adversarial_training_steps_on_the_clean_and_the_moved_inputs_gradients_summed():
+    x, y = _blobs(8)
+    model = NoisyLinear()
+    start = {k: v.clone() for k, v in model.linear.state_dict().items()}
+    config = TrainConfig(epochs=1, seed=1, optimizer="sgd", lr=0.1, momentum=0.0, device="cpu", selection="last",
+                         adversarial=0.3)
+    fit_model(model, TensorBatches(x, y, batch_size=8), config)  # one step
+    clean, moved = model.inputs[0], model.inputs[1]
+    torch.testing.assert_close((moved - clean).flatten(1).norm(dim=1), torch.full((8,), 0.3))
+    reference = nn.Linear(2, 2)
+    reference.load_state_dict(start)
+    inputs = clean.clone().requires_grad_()
+    loss = nn.functional.cross_entropy(reference(inputs), y[model_order(x, clean)])
+    loss.backward()
+    step = 0.3 * inputs.grad / inputs.grad.norm(dim=1, keepdim=True)
+    torch.testing.assert_close(moved, clean + step)
+    nn.functional.cross_entropy(reference(clean + step), y[model_order(x, clean)]).backward()
+    with torch.no_grad():
+        for name, param in reference.named_parameters():
+            torch.testing.assert_close(model.state_dict()[f"linear.{name}"], param - 0.1 * param.grad)
+
+
+def model_order(x: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
+    """The row of `x` each row of `seen` is (the loop shuffles the batch)."""
+    return torch.cdist(seen, x).argmin(dim=1)
+
+
+def test_adversarial_training_is_reproducible_and_changes_the_weights():
+    a, b = _fit(NoisyLinear(), adversarial=0.5), _fit(NoisyLinear(), adversarial=0.5)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    off = _fit(NoisyLinear())
+    assert not all(torch.equal(a[k], off[k]) for k in a)
+
+
+def test_adversarial_training_needs_a_model_that_takes_noise():
+    with pytest.raises(ConfigError, match="adversarial training needs a model whose forward takes noise="):
+        _fit(PlainLinear(), adversarial=0.5)
+
+
+@pytest.mark.parametrize("bad", [-0.1, True, "1", float("inf")])
+def test_adversarial_epsilon_must_be_a_non_negative_norm(bad):
+    with pytest.raises(ConfigError, match="adversarial must be the norm"):
+        TrainConfig(adversarial=bad)

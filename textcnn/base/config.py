@@ -182,6 +182,10 @@ class TrainConfig:
     # mixup on the pooled features (Guo, Mao & Zhang 2019, senMixup; Zhang et al. 2018): each training batch is
     # mixed with a shuffled copy of itself, features and labels alike, by λ ~ Beta(mixup, mixup); 0 = off
     mixup: float = 0.0
+    # adversarial training (Miyato, Dai & Goodfellow 2017; Goodfellow et al. 2015 for images): each step also
+    # trains on the model's input (embedded tokens, or the images) moved by ε · g / ||g||₂ per example, g the
+    # gradient of the loss there; ε = this value, 0 = off. Costs a second forward and backward pass per step
+    adversarial: float = 0.0
     # train this many models (seeds seed, seed+1, ...; each keeps its best-dev epoch) and save them as one model
     # that averages their probabilities (textcnn.models.ensemble); 1 = one model
     ensemble: int = 1
@@ -218,6 +222,10 @@ class TrainConfig:
             raise ConfigError(f"ensemble must be a whole number of models ≥ 1; got {self.ensemble!r}")
         if isinstance(self.mixup, bool) or not isinstance(self.mixup, int | float) or self.mixup < 0:
             raise ConfigError(f"mixup must be a Beta concentration α ≥ 0 (0 = off; 0.2-1 is usual); got {self.mixup!r}")
+        if isinstance(self.adversarial, bool) or not isinstance(self.adversarial, int | float) or not (
+                0 <= self.adversarial < float("inf")):
+            raise ConfigError("adversarial must be the norm ε ≥ 0 of each example's input perturbation (0 = off); "
+                              f"got {self.adversarial!r}")
         if not self.multi_label and self.threshold != 0.5:
             raise ConfigError("threshold applies to multi-label models (sigmoid outputs); set multi_label=True "
                               "(--multi-label) or leave threshold at 0.5")

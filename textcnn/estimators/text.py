@@ -66,9 +66,9 @@ class TextCNNClassifier(CNNClassifierBase):
         adam_eps: float = 1e-8, momentum: float = 0.9, epochs: int = 25, patience: int | None = None,
         lr_schedule: str = "none", lr_factor: float = 0.5, lr_patience: int = 5, selection: str = "auto",
         multi_label: bool = False, class_weight: str | None = None, threshold: float | str = 0.5,
-        mixup: float = 0.0, ensemble: int = 1, seed: int = 0, device: str = "auto", deterministic: bool = False,
-        bf16: bool = False, compile: bool = False, progress: bool = False, dry_run: bool = False,
-        dry_run_batches: int = 3,
+        mixup: float = 0.0, adversarial: float = 0.0, ensemble: int = 1, seed: int = 0, device: str = "auto",
+        deterministic: bool = False, bf16: bool = False, compile: bool = False, progress: bool = False,
+        dry_run: bool = False, dry_run_batches: int = 3,
     ) -> None:
         store_params(self, locals())
 

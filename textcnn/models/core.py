@@ -253,6 +253,43 @@ class Mix:
         return self.weight * x + (1.0 - self.weight) * x[self.order]  # (B, ...)
 
 
+class Perturbation:
+    """Adversarial training's change to a model's input (Miyato, Dai & Goodfellow 2017): models that take
+    `noise=` call it on their input representation (embedded tokens, or images) and use what it returns.
+
+    The fit loop runs each step twice. On the first pass it records the input, so that the loss's gradient there
+    can be read after the backward pass; `aim(ε)` then turns that gradient into the adversarial step
+    r = ε · g / ||g||₂ (one norm per example, over all its input values), and the second pass trains on x + r.
+    """
+
+    def __init__(self) -> None:
+        self.seen: Tensor | None = None
+        self.movable: Tensor | None = None
+        self.step: Tensor | None = None
+
+    def __call__(self, x: Tensor, movable: Tensor | None = None) -> Tensor:
+        # x: (B, ...) the model's input representation; movable: broadcastable to x, False where x must stay
+        # (padding)
+        if self.step is not None:
+            return x + self.step  # (B, ...)
+        if not x.requires_grad:  # a frozen embedding, or images: the gradient is still wanted here
+            x = x.detach().requires_grad_()
+        x.retain_grad()
+        self.seen, self.movable = x, movable
+        return x
+
+    def aim(self, epsilon: float) -> None:
+        """Set the step from the recorded input's gradient (call after the first pass's backward)."""
+        if self.seen is None or self.seen.grad is None:
+            raise RuntimeError("Perturbation.aim needs a first pass whose backward reached the model's input")
+        grad = self.seen.grad.detach()  # (B, ...)
+        if self.movable is not None:
+            grad = grad * self.movable
+        norms = grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (grad.dim() - 1))  # (B, 1, ...)
+        self.step = epsilon * grad / norms
+        self.seen = None
+
+
 class ClassifierHead(nn.Module):
     """Dropout then a linear layer to class logits, with Kim's max-norm on each class's weight row.
 

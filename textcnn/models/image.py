@@ -21,6 +21,7 @@ from .core import (
     ConvUnit,
     Mix,
     Padding,
+    Perturbation,
     Residual,
     adaptive_pool_layer,
     conv_output_size,
@@ -192,8 +193,11 @@ class ImageCNN(nn.Module):
         self.out_shape = shape
         self.head = ClassifierHead(shape[0] * shape[1] * shape[2], n_classes, dropout, max_norm=None)
 
-    def forward(self, images: Tensor, mix: Mix | None = None) -> Tensor:
-        # images: (B, C, H, W); mix: training-time mixup of the flattened features
+    def forward(self, images: Tensor, mix: Mix | None = None, noise: Perturbation | None = None) -> Tensor:
+        # images: (B, C, H, W); mix: training-time mixup of the flattened features; noise: adversarial training's
+        # change to the images
+        if noise is not None:
+            images = noise(images)  # (B, C, H, W)
         return self.head(self.features(images), mix)  # (B, K)
 
 

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from ..base.config import TextCNNConfig
 from ..base.tokens import PAD_ID
-from .core import ClassifierHead, MaskedConvPool, Mix
+from .core import ClassifierHead, MaskedConvPool, Mix, Perturbation
 
 RAND_INIT_RANGE = 0.25  # U[-0.25, 0.25], Kim's released code for random word vectors
 
@@ -66,11 +66,16 @@ class TextCNN(nn.Module):
         channels = [emb(ids) for emb in embeddings]  # each (B, L, E_c)
         return torch.cat(channels, dim=-1).transpose(1, 2)  # (B, ΣE_c, L)
 
-    def forward(self, ids: Tensor, lengths: Tensor | None = None, mix: Mix | None = None) -> Tensor:
-        # ids: (B, L) right-padded with PAD_ID; lengths: (B,) real tokens per row; mix: training-time mixup
+    def forward(self, ids: Tensor, lengths: Tensor | None = None, mix: Mix | None = None,
+                noise: Perturbation | None = None) -> Tensor:
+        # ids: (B, L) right-padded with PAD_ID; lengths: (B,) real tokens per row; mix: training-time mixup;
+        # noise: adversarial training's change to the embedded tokens (never to the padding)
         if lengths is None:
             lengths = (ids != PAD_ID).sum(dim=1)  # (B,)
-        features = self.features(self.embed(ids), lengths)  # (B, C * n_widths)
+        embedded = self.embed(ids)  # (B, ΣE, L)
+        if noise is not None:
+            embedded = noise(embedded, movable=(ids != PAD_ID).unsqueeze(1))  # (B, ΣE, L)
+        features = self.features(embedded, lengths)  # (B, C * n_widths)
         return self.head(features, mix)  # (B, K)
 
     def set_speed_options(self, *, fused_conv: bool = False, sparse_embeddings: bool = False) -> None:

@@ -3,7 +3,8 @@
 The loop knows nothing about text or images: it sees a module, cross-entropy, and an object
 that yields `Batch`es each epoch. A module may define `apply_constraints()` (e.g. Kim's max-norm),
 which runs after every optimizer step, and must take a `mix=` keyword (a `textcnn.models.core.Mix`) to be
-trained with `TrainConfig.mixup`.
+trained with `TrainConfig.mixup`, and a `noise=` keyword (a `textcnn.models.core.Perturbation`) to be trained with
+`TrainConfig.adversarial`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,8 +28,8 @@ from tqdm.auto import tqdm
 
 from ..base.config import TrainConfig
 from ..base.errors import ConfigError, TextCNNError, TrainingError, TrainingInterrupted
-from ..data.batches import Batches
-from ..models.core import Mix
+from ..data.batches import Batch, Batches
+from ..models.core import Mix, Perturbation
 from . import distributed
 from .objective import correct, dev_score, example_losses
 from .optim import LazyAdadelta
@@ -201,6 +202,19 @@ def _mixed_losses(logits: Tensor, labels: Tensor, multi_label: bool, weights: Te
     return mix.weight * losses + (1.0 - mix.weight) * example_losses(logits, labels[mix.order], multi_label, weights)
 
 
+def _forward_loss(net: nn.Module, batch: Batch, config: TrainConfig, device: torch.device, weights: Tensor | None,
+                  mix: Mix | None, noise: Perturbation | None) -> tuple[Tensor, Tensor, Tensor]:
+    """One forward pass: (logits (B, K), the loss to back-propagate, the sum of the per-example losses)."""
+    extras = {name: value for name, value in (("mix", mix), ("noise", noise)) if value is not None}
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
+        logits = net(*batch.inputs, **extras).float()  # (B, K)
+    summed = _mixed_losses(logits, batch.labels, config.multi_label, weights, mix).sum()
+    if batch.global_size is None:
+        return logits, summed / len(batch.index), summed
+    # a rank's slice: scaled so DDP's mean over ranks is the mean over the whole batch
+    return logits, summed * distributed.world()[1] / batch.global_size, summed
+
+
 def _train_epoch(
     net: nn.Module, module: nn.Module, batches: Batches, optimizer: torch.optim.Optimizer, config: TrainConfig,
     device: torch.device, generator: torch.Generator, bar: tqdm | None, stop: _StopOnSignal,
@@ -222,17 +236,18 @@ def _train_epoch(
             break
         batch = batch.to(device)
         mix = _mixup(config, epoch, step, len(batch.index), device) if config.mixup > 0 else None
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
-            logits = (net(*batch.inputs) if mix is None else net(*batch.inputs, mix=mix)).float()  # (B, K)
-        summed = _mixed_losses(logits, batch.labels, config.multi_label, weights, mix).sum()
-        if batch.global_size is None:
-            loss = summed / len(batch.index)
-        else:  # a rank's slice: scaled so DDP's mean over ranks is the mean over the whole batch
-            loss = summed * distributed.world()[1] / batch.global_size
-        example_loss_sum = summed.detach()
-        first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss.detach()), step, first_bad)
+        noise = Perturbation() if config.adversarial > 0 else None
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        # with adversarial training the first pass's gradients stay local: the second pass's backward exchanges
+        # the sum of both, once
+        with net.no_sync() if noise is not None and hasattr(net, "no_sync") else nullcontext():
+            logits, loss, summed = _forward_loss(net, batch, config, device, weights, mix, noise)
+            loss.backward()
+        if noise is not None:
+            noise.aim(config.adversarial)
+            _forward_loss(net, batch, config, device, weights, mix, noise)[1].backward()
+        example_loss_sum = summed.detach()  # the clean loss (with adversarial training, not the adversarial one)
+        first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss.detach()), step, first_bad)
         optimizer.step()
         _apply_constraints(module)
         loss_sum += example_loss_sum
@@ -325,6 +340,9 @@ def fit_model(
         device = torch.device("cuda", torch.cuda.current_device())
     if config.mixup > 0 and "mix" not in inspect.signature(module.forward).parameters:
         raise ConfigError(f"mixup needs a model whose forward takes mix=; {type(module).__name__} does not")
+    if config.adversarial > 0 and "noise" not in inspect.signature(module.forward).parameters:
+        raise ConfigError(f"adversarial training needs a model whose forward takes noise=; "
+                          f"{type(module).__name__} does not")
     generator = seed_everything(config.seed, config.deterministic)
     module.to(device)
     weights = None if class_weights is None else class_weights.to(device)
