@@ -305,16 +305,22 @@ def test_adam_eps_must_be_positive():
 
 # ---- mixup (issue 23) ----
 class MixedLinear(nn.Module):
-    """A linear model over 2-d points that takes the loop's `mix=`: the features it mixes are the inputs."""
+    """A linear model over 2-d points that takes the loop's `mix=` (the features it mixes are the inputs) and
+    `noise=` (adversarial training's step, on the inputs too), recording both and the inputs it trains on."""
 
     def __init__(self) -> None:
         super().__init__()
         torch.manual_seed(0)
         self.linear = nn.Linear(2, 2)
         self.mixes: list = []
+        self.noises: list = []
+        self.inputs: list = []
 
-    def forward(self, x: torch.Tensor, mix=None) -> torch.Tensor:  # noqa: ANN001
+    def forward(self, x: torch.Tensor, mix=None, noise=None) -> torch.Tensor:  # noqa: ANN001
         self.mixes.append(mix)
+        self.noises.append(noise)
+        x = x if noise is None else noise(x)
+        self.inputs.append(x.detach().clone())
         return self.linear(x if mix is None else mix(x))
 
 
@@ -330,11 +336,12 @@ def _fit(model: nn.Module, **config) -> dict[str, torch.Tensor]:
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
-def test_mixup_off_trains_exactly_as_a_model_without_mixup_and_passes_no_mix():
+@pytest.mark.parametrize(("switch", "passed"), [("mixup", "mixes"), ("adversarial", "noises")])
+def test_mixup_or_adversarial_training_off_trains_exactly_as_a_model_without_it_and_passes_nothing(switch, passed):
     mixed = MixedLinear()
-    off, plain = _fit(mixed, mixup=0.0), _fit(PlainLinear())
+    off, plain = _fit(mixed, **{switch: 0.0}), _fit(PlainLinear())
     assert all(torch.equal(off[k], plain[k]) for k in off)
-    assert mixed.mixes and all(m is None for m in mixed.mixes)
+    assert getattr(mixed, passed) and all(m is None for m in getattr(mixed, passed))
 
 
 def test_mixup_mixes_each_training_batch_reproducibly_and_changes_the_weights():
@@ -374,33 +381,9 @@ def test_resuming_a_state_that_already_stopped_early_trains_no_further_epoch(tmp
 
 
 # ---- adversarial training (issue 23) ----
-class NoisyLinear(nn.Module):
-    """A linear model over 2-d points that takes the loop's `noise=` and records the inputs it trains on."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.linear = nn.Linear(2, 2)
-        self.noises: list = []
-        self.inputs: list = []
-
-    def forward(self, x: torch.Tensor, noise=None) -> torch.Tensor:  # noqa: ANN001
-        self.noises.append(noise)
-        x = x if noise is None else noise(x)
-        self.inputs.append(x.detach().clone())
-        return self.linear(x)
-
-
-def test_adversarial_training_off_trains_exactly_as_a_model_without_it_and_passes_no_noise():
-    noisy = NoisyLinear()
-    off, plain = _fit(noisy, adversarial=0.0), _fit(PlainLinear())
-    assert all(torch.equal(off[k], plain[k]) for k in off)
-    assert noisy.noises and all(n is None for n in noisy.noises)
-
-
 def test_adversarial_training_steps_on_the_clean_and_the_moved_inputs_gradients_summed():
     x, y = _blobs(8)
-    model = NoisyLinear()
+    model = MixedLinear()
     start = {k: v.clone() for k, v in model.linear.state_dict().items()}
     config = TrainConfig(epochs=1, seed=1, optimizer="sgd", lr=0.1, momentum=0.0, device="cpu", selection="last",
                          adversarial=0.3)
@@ -426,9 +409,9 @@ def model_order(x: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
 
 
 def test_adversarial_training_is_reproducible_and_changes_the_weights():
-    a, b = _fit(NoisyLinear(), adversarial=0.5), _fit(NoisyLinear(), adversarial=0.5)
+    a, b = _fit(MixedLinear(), adversarial=0.5), _fit(MixedLinear(), adversarial=0.5)
     assert all(torch.equal(a[k], b[k]) for k in a)
-    off = _fit(NoisyLinear())
+    off = _fit(MixedLinear())
     assert not all(torch.equal(a[k], off[k]) for k in a)
 
 
