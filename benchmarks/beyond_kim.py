@@ -82,6 +82,8 @@ def recipes() -> dict[str, dict[str, Any]]:
     if strong_cell(table) is None:
         table["strong"] = dict(RECIPES["strong"])
     table.update({f"strong+{name}": {**RECIPES["strong"], **params} for name, params in STRONG_VARIATIONS.items()})
+    # SST-2's best recipe on dev (Kim's Adadelta and a 3-seed ensemble), with adversarial training
+    table["base+ensemble3+adversarial0.5"] = {**combine(["ensemble3"]), **STRONG_VARIATIONS["adversarial0.5"]}
     return table
 
 

@@ -36,6 +36,7 @@ def test_each_variation_of_the_strong_recipe_changes_only_its_own_settings():
         assert {key: variation[key] for key in params} == params
         assert {key: value for key, value in variation.items() if key not in params} == {
             key: value for key, value in RECIPES["strong"].items() if key not in params}
+    assert table["base+ensemble3+adversarial0.5"] == {**INGREDIENTS["ensemble3"], "adversarial": 0.5}
 
 
 def test_a_cell_counts_only_when_complete_and_strong_is_chosen_by_dev_not_test():
