@@ -47,10 +47,15 @@ def _check_dev_fraction(value: float) -> None:
         raise ConfigError(f"dev_fraction must be in [0, 1) (0 = no dev split, with selection 'last'); got {value!r}")
 
 
+def _is_number(value: Any) -> bool:
+    """An int or float, not a bool (which Python counts as an int)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _check_threshold(value: Any) -> None:
     if value == THRESHOLD_TUNE:
         return
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 < value < 1.0:
+    if not _is_number(value) or not 0.0 < value < 1.0:
         raise ConfigError(f"threshold must be a probability in (0, 1) or {THRESHOLD_TUNE!r}; got {value!r}")
 
 
@@ -220,10 +225,9 @@ class TrainConfig:
         _check_threshold(self.threshold)
         if isinstance(self.ensemble, bool) or not isinstance(self.ensemble, int) or self.ensemble < 1:
             raise ConfigError(f"ensemble must be a whole number of models ≥ 1; got {self.ensemble!r}")
-        if isinstance(self.mixup, bool) or not isinstance(self.mixup, int | float) or self.mixup < 0:
+        if not _is_number(self.mixup) or self.mixup < 0:
             raise ConfigError(f"mixup must be a Beta concentration α ≥ 0 (0 = off; 0.2-1 is usual); got {self.mixup!r}")
-        if isinstance(self.adversarial, bool) or not isinstance(self.adversarial, int | float) or not (
-                0 <= self.adversarial < float("inf")):
+        if not _is_number(self.adversarial) or not 0 <= self.adversarial < float("inf"):
             raise ConfigError("adversarial must be the norm ε ≥ 0 of each example's input perturbation (0 = off); "
                               f"got {self.adversarial!r}")
         if not self.multi_label and self.threshold != 0.5:

@@ -338,11 +338,12 @@ def fit_model(
     rank, world_size = distributed.world()
     if world_size > 1 and device.type == "cuda":
         device = torch.device("cuda", torch.cuda.current_device())
-    if config.mixup > 0 and "mix" not in inspect.signature(module.forward).parameters:
-        raise ConfigError(f"mixup needs a model whose forward takes mix=; {type(module).__name__} does not")
-    if config.adversarial > 0 and "noise" not in inspect.signature(module.forward).parameters:
-        raise ConfigError(f"adversarial training needs a model whose forward takes noise=; "
-                          f"{type(module).__name__} does not")
+    keywords = inspect.signature(module.forward).parameters
+    for wanted, feature, keyword in ((config.mixup > 0, "mixup", "mix"),
+                                     (config.adversarial > 0, "adversarial training", "noise")):
+        if wanted and keyword not in keywords:
+            raise ConfigError(f"{feature} needs a model whose forward takes {keyword}=; "
+                              f"{type(module).__name__} does not")
     generator = seed_everything(config.seed, config.deterministic)
     module.to(device)
     weights = None if class_weights is None else class_weights.to(device)
