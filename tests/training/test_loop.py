@@ -357,6 +357,28 @@ def test_mixup_mixes_each_training_batch_reproducibly_and_changes_the_weights():
     assert not all(torch.equal(a[k], off[k]) for k in a)
 
 
+class AdversarialNaN(MixedLinear):
+    """Its adversarial pass (the one given an aimed step) turns non-finite from its `bad`-th training step on;
+    the clean pass stays finite."""
+
+    def __init__(self, bad: int) -> None:
+        super().__init__()
+        self.bad, self.aimed = bad, 0
+
+    def forward(self, x: torch.Tensor, mix=None, noise=None) -> torch.Tensor:  # noqa: ANN001
+        out = super().forward(x, mix, noise)
+        if noise is not None and noise.step is not None:
+            self.aimed += 1
+            if self.aimed > self.bad:
+                return out * float("nan")
+        return out
+
+
+def test_a_non_finite_adversarial_pass_stops_training_at_its_own_step():
+    with pytest.raises(TrainingError, match=r"non-finite at step 7 \(epoch 1, batch 7 of 15\)"):
+        _fit(AdversarialNaN(bad=6), adversarial=0.5)
+
+
 def test_mixup_needs_a_model_that_takes_mix():
     with pytest.raises(ConfigError, match="mixup needs a model whose forward takes mix="):
         _fit(PlainLinear(), mixup=0.2)

@@ -243,11 +243,14 @@ def _train_epoch(
         with net.no_sync() if noise is not None and hasattr(net, "no_sync") else nullcontext():
             logits, loss, summed = _forward_loss(net, batch, config, device, weights, mix, noise)
             loss.backward()
+        finite = torch.isfinite(loss.detach())
         if noise is not None:
             noise.aim(config.adversarial)
-            _forward_loss(net, batch, config, device, weights, mix, noise)[1].backward()
+            adversarial_loss = _forward_loss(net, batch, config, device, weights, mix, noise)[1]
+            adversarial_loss.backward()
+            finite &= torch.isfinite(adversarial_loss.detach())
         example_loss_sum = summed.detach()  # the clean loss (with adversarial training, not the adversarial one)
-        first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss.detach()), step, first_bad)
+        first_bad = torch.where((first_bad < 0) & ~finite, step, first_bad)
         optimizer.step()
         _apply_constraints(module)
         loss_sum += example_loss_sum
