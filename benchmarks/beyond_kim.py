@@ -12,7 +12,9 @@ Ingredients (each one switch of the library):
 The ingredients are declared once, in textcnn.base.config.INGREDIENTS. Recipes: `base`, `base+<ingredient>` for
 each ingredient, `all` (every ingredient), `all-<ingredient>` (the ablation: what removing one ingredient from
 `all` costs), `base+<a>+<b>` for the compositions in CANDIDATES, and `strong+<variation>` for the settings in
-STRONG_VARIATIONS tried on top of the strong recipe. The table's main column is the library's
+STRONG_VARIATIONS tried on top of the strong recipe, and `base+search`: `textcnn search`'s 12 trials of filter widths,
+maps, dropout and learning rate scored on the unit's dev split, then the best settings trained on the unit (a
+unit cut off during its search searches again; its final fit resumes). The table's main column is the library's
 `--recipe strong` (textcnn.base.config.RECIPES; one of the recipes above, or its own `strong` cell); beside it,
 the recipe with the best mean *dev* accuracy on each dataset. Test is only read, once per unit, for the table.
 
@@ -49,6 +51,7 @@ from textcnn.analysis.metrics import mean_std
 from textcnn.base.config import INGREDIENTS, RECIPES, as_flags, combine
 from textcnn.data.files import TextDataset
 from textcnn.data.splits import Unit, unit_splits
+from textcnn.jobs.search import SearchConfig, search_settings
 from textcnn.jobs.text import DataSource, fit_and_score, make_classifier
 from textcnn.jobs.units import UnitState, run_units
 
@@ -68,6 +71,9 @@ STRONG_VARIATIONS: dict[str, dict[str, Any]] = {
     "adversarial0.5": {"adversarial": 0.5},
     "adversarial2": {"adversarial": 2.0},
 }
+# recipes whose unit first searches Zhang & Wallace's settings (textcnn.jobs.search) on the unit's train/dev split,
+# then trains the best as that recipe; their dev score is what the search maximised, so "best on dev" skips them
+SEARCHED: dict[str, SearchConfig] = {"base+search": SearchConfig(trials=12, folds=1)}
 EVERY_RECIPE = "every"  # not "all": that is the name of the recipe with every ingredient
 
 
@@ -84,6 +90,7 @@ def recipes() -> dict[str, dict[str, Any]]:
     table.update({f"strong+{name}": {**RECIPES["strong"], **params} for name, params in STRONG_VARIATIONS.items()})
     # SST-2's best recipe on dev (Kim's Adadelta and a 3-seed ensemble), with adversarial training
     table["base+ensemble3+adversarial0.5"] = {**combine(["ensemble3"]), **STRONG_VARIATIONS["adversarial0.5"]}
+    table.update({name: {} for name in SEARCHED})  # base's parameters, then the searched ones
     return table
 
 
@@ -97,7 +104,8 @@ def selected_recipes(value: str) -> list[str]:
 
 def strong_cell(table: dict[str, dict[str, Any]]) -> str | None:
     """The recipe of `table` that is the library's `--recipe strong`."""
-    return next((name for name, params in table.items() if params == RECIPES["strong"]), None)
+    return next((name for name, params in table.items() if params == RECIPES["strong"] and name not in SEARCHED),
+                None)
 
 
 def base_params(dataset: str, vectors: str, epochs: int) -> dict[str, Any]:
@@ -112,7 +120,14 @@ def train_unit(dataset: str, recipe: str, splits: dict[str, TextDataset], cv: in
     params = {**base_params(dataset, args.vectors, args.epochs), **recipes()[recipe]}
     clf = make_classifier(DataSource(dataset), seed=unit.seed, device=args.device, **params)
     start = time.perf_counter()
-    metrics = fit_and_score(clf, unit_splits(splits, unit, cv), checkpoint_dir=state.folder, resume=state.resume)
+    data, found = unit_splits(splits, unit, cv), None
+    if recipe in SEARCHED:  # a cut-off unit searches again (the trials are not kept), then resumes the final fit
+        found = search_settings(clf, data, SEARCHED[recipe])
+        clf.set_params(**found.estimator_params())
+        params.update(found.best_params)
+    metrics = fit_and_score(clf, data, checkpoint_dir=state.folder, resume=state.resume)
+    if found is not None:
+        metrics["search"] = {**found.summary(), "trial_records": found.trials}
     metrics.update(dataset=dataset, recipe=recipe, unit=unit.name, wall_seconds=time.perf_counter() - start,
                    resumed=state.resume, params={k: list(v) if isinstance(v, tuple) else v for k, v in params.items()},
                    torch=torch.__version__, machine=describe_machine())
@@ -168,8 +183,9 @@ def kim_paper_best(dataset: str) -> tuple[str, float] | None:
 
 
 def strong(cells: dict[str, dict[str, Any] | None]) -> tuple[str, dict[str, Any]] | None:
-    """The recipe with the best mean dev accuracy among the finished ones (the "strong" recipe of a dataset)."""
-    done = {r: s for r, s in cells.items() if s is not None}
+    """The recipe with the best mean dev accuracy among the finished ones (the "strong" recipe of a dataset),
+    searched recipes aside."""
+    done = {r: s for r, s in cells.items() if s is not None and r not in SEARCHED}
     if not done:
         return None
     best = max(done, key=lambda r: done[r]["dev"])

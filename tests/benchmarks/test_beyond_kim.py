@@ -1,5 +1,6 @@
 """The beyond-Kim benchmark: its recipes, and that the strong recipe and Kim's best variant are chosen on dev."""
 
+import argparse
 import json
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 import benchmarks.beyond_kim as beyond_kim
 from benchmarks.beyond_kim import (
     EVERY_RECIPE,
+    SEARCHED,
     STRONG_VARIATIONS,
     kim_best,
     kim_paper_best,
@@ -15,8 +17,13 @@ from benchmarks.beyond_kim import (
     strong,
     strong_cell,
     summary,
+    train_unit,
 )
 from textcnn.base.config import INGREDIENTS, RECIPES
+from textcnn.data.splits import Unit
+from textcnn.jobs.search import FILTER_SIZES, SearchConfig
+from textcnn.jobs.text import DataSource
+from textcnn.jobs.units import UnitState
 
 
 def test_recipes_are_the_base_each_ingredient_alone_all_and_all_but_one():
@@ -83,3 +90,27 @@ def test_kims_recipe_on_zh_reviews_is_the_zh_benchmarks_config_best_on_dev(tmp_p
     assert name == "rand-char" and round(cell["test"][0], 6) == 83.0
     assert kim_best("zh_reviews", expected=3) is None  # a config counts only when all its units are done
     assert kim_best("trec", expected=3) is None
+
+
+def test_a_searched_recipe_trains_the_best_settings_found_on_dev_and_records_them(tmp_path, monkeypatch):
+    pytest.importorskip("optuna")
+    monkeypatch.setitem(SEARCHED, "base+search", SearchConfig(trials=3, folds=1))
+    monkeypatch.setattr(beyond_kim, "base_params", lambda dataset, vectors, epochs: {
+        "variant": "rand", "embedding_dim": 8, "epochs": epochs})
+    args = argparse.Namespace(vectors=None, epochs=2, device="cpu")
+    metrics = train_unit("trec", "base+search", DataSource().load(), None, args, Unit(seed=1),
+                         UnitState.read(tmp_path / "unit"))
+    found = metrics["search"]
+    assert found["trials"] == len(found["trial_records"]) == 3
+    best = found["best_params"]
+    assert ",".join(map(str, best["filter_sizes"])) in FILTER_SIZES
+    assert {key: metrics["params"][key] for key in best} == best  # the final model trained the searched settings
+    assert found["best_dev_score"] == max(r["value"] for r in found["trial_records"] if r["state"] == "complete")
+    assert 0.0 <= metrics["test_acc"] <= 1.0
+
+
+def test_best_on_dev_never_picks_a_searched_recipe_whose_dev_score_the_search_maximised():
+    searched = {"dev": 99.0, "test": (50.0, 0.0), "hours": 1.0}
+    plain = {"dev": 80.0, "test": (70.0, 0.0), "hours": 1.0}
+    assert strong({"base+search": searched, "base": plain})[0] == "base"
+    assert "base+search" in recipes()

@@ -160,19 +160,30 @@ def _import_optuna() -> Any:
     return optuna
 
 
-def search_run(
-    clf: TextCNNClassifier, source: DataSource, config: SearchConfig, out: str | os.PathLike | None = None,
-    force: bool = False, progress: bool = False,
-) -> RunSummary:
-    """Search `config.trials` settings for `clf` on `source`'s dev folds, then train and save the best (see module)."""
+@dataclass
+class SearchResult:
+    """What a search found: the best trial's estimator parameters and mean dev score, and every trial's record."""
+
+    best_number: int
+    best_params: dict[str, Any]  # JSON-ready: filter_sizes a list
+    best_value: float
+    trials: list[dict[str, Any]]
+
+    def estimator_params(self) -> dict[str, Any]:
+        """The best settings as estimator parameters (filter_sizes a tuple)."""
+        return {**self.best_params, "filter_sizes": tuple(self.best_params["filter_sizes"])}
+
+    def summary(self) -> dict[str, Any]:
+        return {"best_params": self.best_params, "best_dev_score": self.best_value, "trials": len(self.trials),
+                "pruned": sum(r["state"] == "pruned" for r in self.trials)}
+
+
+def search_settings(clf: TextCNNClassifier, splits: dict[str, TextDataset], config: SearchConfig,
+                    progress: bool = False) -> SearchResult:
+    """Search `config.trials` settings for `clf` on the dev folds of `splits` (its train and dev splits; test is
+    never read)."""
     optuna = _import_optuna()
-    if distributed.launched_world_size() > 1:
-        raise ConfigError("textcnn search runs in one process; launch it without torchrun")
-    splits = source.load(multi_label=clf.multi_label)
     folds = fold_splits(splits, config.folds, clf.seed)
-    run_dir = Path(out) if out else RUNS_ROOT / f"{source.name}-search-{datetime.now():%Y%m%d-%H%M%S}"
-    if run_dir.exists() and not force and any(run_dir.iterdir()):
-        raise DataError(f"{run_dir} already exists; choose another --out or pass --force to overwrite it")
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=clf.seed),
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=3))
     records: list[dict[str, Any]] = []
@@ -184,13 +195,27 @@ def search_run(
     best = max(finished, key=lambda r: r["value"])
     log.info("best settings (trial %d, mean dev %s %.4f): %s", best["number"], clf.train_config().dev_metric,
              best["value"], best["params"])
-    final = clone(clf).set_params(**{**best["params"], "filter_sizes": tuple(best["params"]["filter_sizes"])})
-    summary = train_run(final, source, run_dir, force=force)
+    return SearchResult(best["number"], best["params"], best["value"], records)
+
+
+def search_run(
+    clf: TextCNNClassifier, source: DataSource, config: SearchConfig, out: str | os.PathLike | None = None,
+    force: bool = False, progress: bool = False,
+) -> RunSummary:
+    """Search `config.trials` settings for `clf` on `source`'s dev folds, then train and save the best (see module)."""
+    _import_optuna()
+    if distributed.launched_world_size() > 1:
+        raise ConfigError("textcnn search runs in one process; launch it without torchrun")
+    run_dir = Path(out) if out else RUNS_ROOT / f"{source.name}-search-{datetime.now():%Y%m%d-%H%M%S}"
+    if run_dir.exists() and not force and any(run_dir.iterdir()):
+        raise DataError(f"{run_dir} already exists; choose another --out or pass --force to overwrite it")
+    found = search_settings(clf, source.load(multi_label=clf.multi_label), config, progress)
+    summary = train_run(clone(clf).set_params(**found.estimator_params()), source, run_dir, force=force)
     if summary.primary:
         write_json(run_dir / SEARCH, {
             "config": asdict(config), "dev_metric": clf.train_config().dev_metric, "space": space(clf.optimizer),
-            "trials": records, "best": {"number": best["number"], "params": best["params"], "value": best["value"]},
+            "trials": found.trials,
+            "best": {"number": found.best_number, "params": found.best_params, "value": found.best_value},
         })
-    summary.metrics["search"] = {"best_params": best["params"], "best_dev_score": best["value"],
-                                 "trials": len(records), "pruned": sum(r["state"] == "pruned" for r in records)}
+    summary.metrics["search"] = found.summary()
     return summary
