@@ -14,7 +14,7 @@ each ingredient, `all` (every ingredient), `all-<ingredient>` (the ablation: wha
 `all` costs), `base+<a>+<b>` for the compositions in CANDIDATES, and `strong+<variation>` for the settings in
 STRONG_VARIATIONS tried on top of the strong recipe, and `base+search`: `textcnn search`'s 12 trials of filter widths,
 maps, dropout and learning rate scored on the unit's dev split, then the best settings trained on the unit (a
-unit cut off during its search searches again; its final fit resumes). The table's main column is the library's
+unit cut off keeps its finished trials and its final fit resumes). The table's main column is the library's
 `--recipe strong` (textcnn.base.config.RECIPES; one of the recipes above, or its own `strong` cell); beside it,
 the recipe with the best mean *dev* accuracy on each dataset. Test is only read, once per unit, for the table.
 
@@ -53,7 +53,7 @@ from textcnn.data.files import TextDataset
 from textcnn.data.splits import Unit, unit_splits
 from textcnn.jobs.search import SearchConfig, search_settings
 from textcnn.jobs.text import DataSource, fit_and_score, make_classifier
-from textcnn.jobs.units import UnitState, run_units
+from textcnn.jobs.units import JOURNAL, UnitState, run_units
 
 CELLS = RESULTS / "beyond_kim"
 DATASETS = (*KIM_DATASETS, "zh_reviews")
@@ -121,8 +121,8 @@ def train_unit(dataset: str, recipe: str, splits: dict[str, TextDataset], cv: in
     clf = make_classifier(DataSource(dataset), seed=unit.seed, device=args.device, **params)
     start = time.perf_counter()
     data, found = unit_splits(splits, unit, cv), None
-    if recipe in SEARCHED:  # a cut-off unit searches again (the trials are not kept), then resumes the final fit
-        found = search_settings(clf, data, SEARCHED[recipe])
+    if recipe in SEARCHED:  # a cut-off unit keeps its finished trials (the journal) and resumes the final fit
+        found = search_settings(clf, data, SEARCHED[recipe], journal=state.folder / JOURNAL)
         clf.set_params(**found.estimator_params())
         params.update(found.best_params)
     metrics = fit_and_score(clf, data, checkpoint_dir=state.folder, resume=state.resume)

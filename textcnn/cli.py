@@ -351,9 +351,10 @@ _SEARCH_EXAMPLES = """
 Examples:
   textcnn search --trials 5 --folds 2 --epochs 3          # the demo set, offline
   TEXTCNN_DATA=../shared/data textcnn search --dataset mr --variant rand --trials 30 --timeout 3600
+  textcnn search --resume runs/mr-search-20261203-101500   # continue a cut-off search
 """
-# train's options that a search does not take: it trains one final model, from scratch, in memory
-_NOT_SEARCHED = ("cv", "n_seeds", "resume", "on_disk")
+# train's options that a search does not take: it trains one final model, in memory
+_NOT_SEARCHED = ("cv", "n_seeds", "on_disk")
 
 
 @main.command(epilog=_SEARCH_EXAMPLES)
@@ -367,10 +368,15 @@ def search(**opts: Any) -> None:
 
     Every other option is train's and fixes that setting for all trials. The run directory holds the final
     model as `train` saves it and search.json (each trial's settings and fold scores, and the best settings).
+    `--resume DIR` continues a cut-off search: its finished trials are kept, the rest run, then the final model.
     """
-    from .jobs.search import SearchConfig, search_run
+    from .jobs.search import SearchConfig, search_resume, search_run
     from .jobs.text import DataSource, make_classifier
 
+    if opts["resume"]:
+        _report(search_resume(opts["resume"], progress=sys.stderr.isatty()))
+        return
+    opts.pop("resume")
     opts = _with_aliases(_with_recipe(opts))
     config = SearchConfig(**{f: opts.pop(f) for f in ("trials", "folds", "timeout")})
     source = DataSource(**{f: opts.pop(f) for f in JOB_OPTIONS if f not in ("out", "force", *_NOT_SEARCHED)})

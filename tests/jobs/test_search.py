@@ -5,9 +5,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from textcnn.base.errors import DataError
+import textcnn.jobs.search as search_job
+from textcnn.base.errors import CheckpointError, DataError
 from textcnn.cli import main, search, train
-from textcnn.jobs.search import FILTER_SIZES, SEARCH, SearchConfig, fold_splits, search_run
+from textcnn.jobs.search import FILTER_SIZES, SEARCH, SearchConfig, fold_splits, search_resume, search_run
 from textcnn.jobs.text import DataSource, make_classifier
 
 pytest.importorskip("optuna")
@@ -60,6 +61,53 @@ def test_an_existing_run_directory_is_refused_before_any_trial(tmp_path):
 def test_search_takes_trains_options_except_the_protocol_ones():
     train_options = {p.name for p in train.params}
     search_options = {p.name for p in search.params}
-    assert search_options == train_options - {"cv", "n_seeds", "resume", "on_disk"} | {"trials", "folds", "timeout"}
+    assert search_options == train_options - {"cv", "n_seeds", "on_disk"} | {"trials", "folds", "timeout"}
     result = CliRunner().invoke(main, ["search", "--folds", "0"])
     assert result.exit_code == 2 and "--folds" in result.output
+
+
+class CutOff(Exception):
+    """Stands in for the process being killed."""
+
+
+def test_a_cut_off_search_resumes_with_its_finished_trials_and_trains_only_the_rest(tmp_path, monkeypatch):
+    real, calls = search_job.fold_score, []
+
+    def counted(clf, train, dev):  # noqa: ANN001
+        calls.append(clf.n_filters)
+        if len(calls) == 5:  # the third trial's first fold
+            raise CutOff
+        return real(clf, train, dev)
+
+    monkeypatch.setattr(search_job, "fold_score", counted)
+    run = tmp_path / "run"
+    with pytest.raises(CutOff):
+        search_run(make_classifier(DataSource(), **TINY), DataSource(), SearchConfig(trials=4, folds=2), run)
+    assert not (run / SEARCH).exists() and not (run / "model.safetensors").exists()
+    calls.clear()
+    summary = search_resume(run)
+    trials = json.loads((run / SEARCH).read_text())["trials"]
+    assert len(trials) == 4 and [t["number"] for t in trials[:2]] == [0, 1]  # the finished two are kept
+    assert len(calls) == sum(len(t["fold_scores"]) for t in trials[2:])  # only the other two trained again
+    assert summary.metrics["search"]["trials"] == 4 and "test_acc" in summary.metrics
+    assert json.loads((run / "config.json").read_text())["model"]["embedding_dim"] == 8  # the search's settings
+    with pytest.raises(CheckpointError, match="is finished; there is nothing to resume"):
+        search_resume(run)
+
+
+def test_resume_needs_a_search_and_the_cli_continues_one(tmp_path, monkeypatch):
+    with pytest.raises(CheckpointError, match="holds no search to resume"):
+        search_resume(tmp_path)
+    real = search_job.fold_score
+
+    def cut_off_once(clf, train, dev):  # noqa: ANN001
+        monkeypatch.setattr(search_job, "fold_score", real)
+        raise CutOff
+
+    monkeypatch.setattr(search_job, "fold_score", cut_off_once)
+    with pytest.raises(CutOff):
+        search_run(make_classifier(DataSource(), **TINY), DataSource(), SearchConfig(trials=2, folds=1),
+                   tmp_path / "run")
+    result = CliRunner().invoke(main, ["search", "--resume", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert len(json.loads((tmp_path / "run" / SEARCH).read_text())["trials"]) == 2

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from textcnn.base.errors import CheckpointError
-from textcnn.jobs.units import CLAIM, UnitState, claim_unit, release_unit, run_unit, run_units
+from textcnn.jobs.units import CLAIM, JOURNAL, UnitState, claim_unit, release_unit, run_unit, run_units
 
 
 def hold_claim(folder: Path, pid: int) -> None:
@@ -135,6 +135,17 @@ def test_a_failed_unit_keeps_a_resume_state_for_the_next_process_and_drops_its_c
             run_unit(tmp_path / f"{folder.name}.json", folder, failing)
     assert sorted(p.name for p in resumable.iterdir()) == ["resume"]  # claim released, state kept
     assert not fresh.exists()  # nothing to resume: nothing left behind
+
+
+def test_a_unit_that_fails_during_its_search_keeps_the_finished_trials(tmp_path):
+    def failing(state: UnitState) -> dict:
+        (state.folder / JOURNAL).write_text("trials so far")
+        raise KeyboardInterrupt
+
+    folder = tmp_path / "states" / "searching"
+    with pytest.raises(KeyboardInterrupt):
+        run_unit(tmp_path / "searching.json", folder, failing)
+    assert sorted(p.name for p in folder.iterdir()) == [JOURNAL]
 
 
 def test_a_fresh_start_ignores_an_earlier_result_and_resume_state(tmp_path):

@@ -14,6 +14,13 @@ The best settings then train the final model through the ordinary `train` job, i
 model, its config.json (which holds the chosen settings), metrics and test score are those of any run; the
 search itself (space, every trial's settings, fold scores and state, the best settings) goes to `search.json`.
 The test split is read only by that final model, once.
+
+A search is resumable: each finished trial is kept in an Optuna journal (`search.journal`) and the search's own
+settings in `search-job.json`, both in the run directory, so `search_resume(run_dir)` (`textcnn search --resume
+DIR`) keeps the finished trials, runs the remaining ones and then trains the final model (continuing it at its
+last finished epoch if it had started). A trial cut off mid-way is run again from its start; the sampler restarts
+from its seed with the finished trials as history, so a resumed search need not draw what an uninterrupted one
+would have, and `timeout` counts from each start.
 """
 
 from __future__ import annotations
@@ -32,16 +39,18 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 
-from ..base.atomic import write_json
-from ..base.errors import ConfigError, DataError
+from ..base.atomic import read_json, write_json
+from ..base.errors import CheckpointError, ConfigError, DataError
 from ..data.files import TextDataset
 from ..estimators.text import TextCNNClassifier
 from ..training import distributed
 from .text import RUNS_ROOT, DataSource, RunSummary, train_run
+from .units import JOB, JOURNAL
 
 log = logging.getLogger(__name__)
 
 SEARCH = "search.json"
+SEARCH_JOB = "search-job.json"  # what a resumed search needs: the data source, fixed estimator parameters, config
 # filter region sizes: Kim's 3,4,5, the neighbours Zhang & Wallace recommend combining around the best single
 # size, and single sizes
 FILTER_SIZES: tuple[str, ...] = ("3,4,5", "2,3,4", "1,2,3", "3,4", "4,5", "3", "5", "1,2,3,4,5")
@@ -130,9 +139,11 @@ def objective(clf: TextCNNClassifier, folds: list[tuple[TextDataset, TextDataset
             trial.report(running, k)
             if trial.should_prune():
                 record.update(state="pruned", value=running)
+                trial.set_user_attr("record", record)
                 log.info("trial %d pruned after fold %d: %.4f  %s", trial.number, k + 1, running, record["params"])
                 raise optuna.TrialPruned()
         record.update(state="complete", value=statistics.mean(record["fold_scores"]))
+        trial.set_user_attr("record", record)
         log.info("trial %d: %.4f  %s", trial.number, record["value"], record["params"])
         return record["value"]
 
@@ -179,16 +190,27 @@ class SearchResult:
 
 
 def search_settings(clf: TextCNNClassifier, splits: dict[str, TextDataset], config: SearchConfig,
-                    progress: bool = False) -> SearchResult:
+                    progress: bool = False, journal: Path | None = None) -> SearchResult:
     """Search `config.trials` settings for `clf` on the dev folds of `splits` (its train and dev splits; test is
-    never read)."""
+    never read). With a `journal` file the finished trials are kept there, and a search started on it before
+    continues with the trials it still lacks."""
     optuna = _import_optuna()
     folds = fold_splits(splits, config.folds, clf.seed)
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=clf.seed),
+    storage = None
+    if journal is not None:
+        from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        storage = JournalStorage(JournalFileBackend(str(journal)))
+    study = optuna.create_study(study_name="search", storage=storage, load_if_exists=True, direction="maximize",
+                                sampler=optuna.samplers.TPESampler(seed=clf.seed),
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=3))
-    records: list[dict[str, Any]] = []
-    study.optimize(objective(clone(clf).set_params(progress=False), folds, records), n_trials=config.trials,
-                   timeout=config.timeout, show_progress_bar=progress)
+    records = [t.user_attrs["record"] for t in study.trials if "record" in t.user_attrs]
+    if records:
+        log.info("%d of %d trials already finished in %s", len(records), config.trials, journal)
+    if len(records) < config.trials:
+        study.optimize(objective(clone(clf).set_params(progress=False), folds, records),
+                       n_trials=config.trials - len(records), timeout=config.timeout, show_progress_bar=progress)
     finished = [r for r in records if r["state"] == "complete"]
     if not finished:
         raise DataError("no search trial finished (all were pruned or the timeout came first); raise --timeout")
@@ -204,13 +226,47 @@ def search_run(
 ) -> RunSummary:
     """Search `config.trials` settings for `clf` on `source`'s dev folds, then train and save the best (see module)."""
     _import_optuna()
-    if distributed.launched_world_size() > 1:
-        raise ConfigError("textcnn search runs in one process; launch it without torchrun")
+    _check_single_process()
     run_dir = Path(out) if out else RUNS_ROOT / f"{source.name}-search-{datetime.now():%Y%m%d-%H%M%S}"
     if run_dir.exists() and not force and any(run_dir.iterdir()):
         raise DataError(f"{run_dir} already exists; choose another --out or pass --force to overwrite it")
-    found = search_settings(clf, source.load(multi_label=clf.multi_label), config, progress)
-    summary = train_run(clone(clf).set_params(**found.estimator_params()), source, run_dir, force=force)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for stale in (JOURNAL, SEARCH_JOB, SEARCH, JOB):  # --force: an earlier search's trials are not this one's
+        (run_dir / stale).unlink(missing_ok=True)
+    write_json(run_dir / SEARCH_JOB, {"source": asdict(source), "params": clf.job_params(), "config": asdict(config)})
+    return _search_and_train(clf, source, config, run_dir, progress, resume=False)
+
+
+def search_resume(run_dir: str | os.PathLike, progress: bool = False) -> RunSummary:
+    """Continue the search of `run_dir` with the data, settings and trials it was started with (see module)."""
+    _import_optuna()
+    _check_single_process()
+    run_dir = Path(run_dir)
+    if not (run_dir / SEARCH_JOB).is_file():
+        raise CheckpointError(f"{run_dir} holds no search to resume (no {SEARCH_JOB}); start one with textcnn search")
+    if (run_dir / SEARCH).is_file():
+        raise CheckpointError(f"the search in {run_dir} is finished; there is nothing to resume")
+    job = read_json(run_dir / SEARCH_JOB)
+    try:
+        clf = TextCNNClassifier(**{**job["params"], "progress": progress})
+        source, config = DataSource(**job["source"]), SearchConfig(**job["config"])
+    except (KeyError, TypeError) as err:
+        raise CheckpointError(f"{run_dir / SEARCH_JOB} is not a textcnn search description: {err}") from err
+    return _search_and_train(clf, source, config, run_dir, progress, resume=(run_dir / JOB).is_file())
+
+
+def _check_single_process() -> None:
+    if distributed.launched_world_size() > 1:
+        raise ConfigError("textcnn search runs in one process; launch it without torchrun")
+
+
+def _search_and_train(clf: TextCNNClassifier, source: DataSource, config: SearchConfig, run_dir: Path,
+                      progress: bool, resume: bool) -> RunSummary:
+    """The trials (kept in the run directory's journal), then the final model in the same directory; `resume`
+    continues a final model that had started."""
+    found = search_settings(clf, source.load(multi_label=clf.multi_label), config, progress, run_dir / JOURNAL)
+    # the directory is this search's own (checked when it started), hence force
+    summary = train_run(clone(clf).set_params(**found.estimator_params()), source, run_dir, force=True, resume=resume)
     if summary.primary:
         write_json(run_dir / SEARCH, {
             "config": asdict(config), "dev_metric": clf.train_config().dev_metric, "space": space(clf.optimizer),

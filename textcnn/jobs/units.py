@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 CLAIM = "claimed_by.json"
 CURVE = "training_curve.png"  # each unit's training-curve PNG (JOB: a job's description, job.json)
+JOURNAL = "search.journal"  # a search's finished trials (textcnn.jobs.search), kept in its unit's folder
 U = TypeVar("U")
 Result = dict[str, Any]
 
@@ -186,8 +187,9 @@ def _finish(folder: Path, result: Path) -> None:
 
 
 def _abandon(folder: Path) -> None:
-    """After a failure: keep a resume state for the next process, else leave no half-written folder behind."""
-    if has_train_state(folder / RESUME_DIR):
+    """After a failure: keep a resume state or a search's finished trials for the next process, else leave no
+    half-written folder behind."""
+    if has_train_state(folder / RESUME_DIR) or (folder / JOURNAL).is_file():
         release_unit(folder)
     else:
         shutil.rmtree(folder, ignore_errors=True)
