@@ -64,6 +64,9 @@ CANDIDATES: tuple[list[str], ...] = (["ensemble3", "adam"],)
 # `strong+<name>`): a larger ensemble, twice the feature maps, widths 1 and 2 added (word and bigram detectors,
 # what the TF-IDF baseline's features are), and adversarial training of the embedded tokens (Miyato et al. 2017)
 # at two step sizes ε
+# what the `strong+<variation>` cells vary: the first strong recipe (ensemble3, mixup, adam), fixed here so that the
+# cells keep their meaning if the library's recipe (textcnn.base.config.RECIPES) takes a variation in
+FIRST_STRONG: dict[str, Any] = combine(["ensemble3", "mixup", "adam"])
 STRONG_VARIATIONS: dict[str, dict[str, Any]] = {
     "ensemble5": {"ensemble": 5},
     "maps200": {"n_filters": 200},
@@ -87,7 +90,7 @@ def recipes() -> dict[str, dict[str, Any]]:
     table.update({"base+" + "+".join(names): combine(names) for names in CANDIDATES})
     if strong_cell(table) is None:
         table["strong"] = dict(RECIPES["strong"])
-    table.update({f"strong+{name}": {**RECIPES["strong"], **params} for name, params in STRONG_VARIATIONS.items()})
+    table.update({f"strong+{name}": {**FIRST_STRONG, **params} for name, params in STRONG_VARIATIONS.items()})
     # SST-2's best recipe on dev (Kim's Adadelta and a 3-seed ensemble), with adversarial training
     table["base+ensemble3+adversarial0.5"] = {**combine(["ensemble3"]), **STRONG_VARIATIONS["adversarial0.5"]}
     table.update({name: {} for name in SEARCHED})  # base's parameters, then the searched ones

@@ -8,6 +8,7 @@ import pytest
 import benchmarks.beyond_kim as beyond_kim
 from benchmarks.beyond_kim import (
     EVERY_RECIPE,
+    FIRST_STRONG,
     SEARCHED,
     STRONG_VARIATIONS,
     kim_best,
@@ -42,7 +43,7 @@ def test_each_variation_of_the_strong_recipe_changes_only_its_own_settings():
         variation = table[f"strong+{name}"]
         assert {key: variation[key] for key in params} == params
         assert {key: value for key, value in variation.items() if key not in params} == {
-            key: value for key, value in RECIPES["strong"].items() if key not in params}
+            key: value for key, value in FIRST_STRONG.items() if key not in params}
     assert table["base+ensemble3+adversarial0.5"] == {**INGREDIENTS["ensemble3"], "adversarial": 0.5}
 
 
