@@ -6,8 +6,9 @@ import pytest
 from click.testing import CliRunner
 
 import textcnn.jobs.search as search_job
-from textcnn.base.errors import CheckpointError, DataError
+from textcnn.base.errors import CheckpointError, DataError, TrainingInterrupted
 from textcnn.cli import main, search, train
+from textcnn.estimators.text import TextCNNClassifier
 from textcnn.jobs.search import FILTER_SIZES, SEARCH, SearchConfig, fold_splits, search_resume, search_run
 from textcnn.jobs.text import DataSource, make_classifier
 
@@ -111,3 +112,22 @@ def test_resume_needs_a_search_and_the_cli_continues_one(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["search", "--resume", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
     assert len(json.loads((tmp_path / "run" / SEARCH).read_text())["trials"]) == 2
+
+
+# the trial's fit stopped: it runs again (as trial 1); the final model's stopped: trial 0 is kept
+@pytest.mark.parametrize(("stopped_fit", "best_trial"), [(1, 1), (2, 0)])
+def test_an_interrupted_search_says_how_to_resume_it_and_resumes(tmp_path, monkeypatch, stopped_fit, best_trial):
+    real_fit, fits = TextCNNClassifier.fit, []
+
+    def fit(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+        fits.append(self)
+        if len(fits) == stopped_fit:
+            raise TrainingInterrupted("training stopped by SIGINT after step 1 of epoch 1")
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(TextCNNClassifier, "fit", fit)
+    run = tmp_path / "run"
+    with pytest.raises(TrainingInterrupted, match=f"continue with: textcnn search --resume {run}$"):
+        search_run(make_classifier(DataSource(), **TINY), DataSource(), SearchConfig(trials=1, folds=1), run)
+    search_resume(run)
+    assert json.loads((run / SEARCH).read_text())["best"]["number"] == best_trial

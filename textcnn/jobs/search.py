@@ -40,7 +40,7 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 
 from ..base.atomic import read_json, write_json
-from ..base.errors import CheckpointError, ConfigError, DataError
+from ..base.errors import CheckpointError, ConfigError, DataError, TrainingInterrupted
 from ..data.files import TextDataset
 from ..estimators.text import TextCNNClassifier
 from ..training import distributed
@@ -264,9 +264,13 @@ def _search_and_train(clf: TextCNNClassifier, source: DataSource, config: Search
                       progress: bool, resume: bool) -> RunSummary:
     """The trials (kept in the run directory's journal), then the final model in the same directory; `resume`
     continues a final model that had started."""
-    found = search_settings(clf, source.load(multi_label=clf.multi_label), config, progress, run_dir / JOURNAL)
+    try:
+        found = search_settings(clf, source.load(multi_label=clf.multi_label), config, progress, run_dir / JOURNAL)
+    except TrainingInterrupted as err:
+        raise TrainingInterrupted(f"{err}; continue with: textcnn search --resume {run_dir}") from err
     # the directory is this search's own (checked when it started), hence force
-    summary = train_run(clone(clf).set_params(**found.estimator_params()), source, run_dir, force=True, resume=resume)
+    summary = train_run(clone(clf).set_params(**found.estimator_params()), source, run_dir, force=True, resume=resume,
+                        command="textcnn search")
     if summary.primary:
         write_json(run_dir / SEARCH, {
             "config": asdict(config), "dev_metric": clf.train_config().dev_metric, "space": space(clf.optimizer),

@@ -134,7 +134,7 @@ def default_run_dir(source: DataSource, variant: str) -> Path:
 
 def train_run(
     clf: TextCNNClassifier, source: DataSource, out: str | os.PathLike | None = None, force: bool = False,
-    *, n_seeds: int = 1, cv: int | None = None, resume: bool = False,
+    *, n_seeds: int = 1, cv: int | None = None, resume: bool = False, command: str = "textcnn train",
 ) -> RunSummary:
     """Load the data, fit `clf` and save the best-dev model, metrics and training curve in a run directory.
 
@@ -144,8 +144,8 @@ def train_run(
 
     The job (data source, protocol, estimator parameters) is written to `job.json` first and each unit keeps
     a `resume/` state after every epoch (removed once the unit finishes), so `resume_run(run_dir)` continues
-    a killed job: finished units are kept, an interrupted unit restarts at its last finished epoch.
-    Under torchrun only rank 0 writes.
+    a killed job: finished units are kept, an interrupted unit restarts at its last finished epoch (an interruption's
+    message names `command --resume run_dir`). Under torchrun only rank 0 writes.
     """
     if n_seeds < 1:
         raise DataError(f"--n-seeds must be at least 1; got {n_seeds}")
@@ -162,7 +162,7 @@ def train_run(
     run_dir = Path(out) if out else default_run_dir(source, clf.variant)
     primary = distributed.is_primary()
     job = {"source": asdict(source), "n_seeds": n_seeds, "cv": cv, "params": clf.job_params()}
-    with job_directory(run_dir, job, resume=resume, force=force, primary=primary, command="textcnn train"):
+    with job_directory(run_dir, job, resume=resume, force=force, primary=primary, command=command):
         if len(units) == 1 and cv is None:
             metrics, best_dir = _train_unit(clf, splits, run_dir, source.name, resume), run_dir
         else:
