@@ -44,7 +44,7 @@ from ..base.errors import CheckpointError, ConfigError, DataError, TrainingInter
 from ..data.files import TextDataset
 from ..estimators.text import TextCNNClassifier
 from ..training import distributed
-from .text import RUNS_ROOT, DataSource, RunSummary, train_run
+from .text import RUNS_ROOT, DataSource, RunSummary, job_estimator, train_run
 from .units import JOB, JOURNAL
 
 log = logging.getLogger(__name__)
@@ -247,9 +247,9 @@ def search_resume(run_dir: str | os.PathLike, progress: bool = False) -> RunSumm
     if (run_dir / SEARCH).is_file():
         raise CheckpointError(f"the search in {run_dir} is finished; there is nothing to resume")
     job = read_json(run_dir / SEARCH_JOB)
+    clf, source = job_estimator(job, run_dir / SEARCH_JOB, progress)
     try:
-        clf = TextCNNClassifier(**{**job["params"], "progress": progress})
-        source, config = DataSource(**job["source"]), SearchConfig(**job["config"])
+        config = SearchConfig(**job["config"])
     except (KeyError, TypeError) as err:
         raise CheckpointError(f"{run_dir / SEARCH_JOB} is not a textcnn search description: {err}") from err
     return _search_and_train(clf, source, config, run_dir, progress, resume=(run_dir / JOB).is_file())

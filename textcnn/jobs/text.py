@@ -176,14 +176,18 @@ def resume_run(run_dir: str | os.PathLike, progress: bool = False) -> RunSummary
     """Continue the job of `run_dir` (see `train_run`) with the data, protocol and parameters it was started with."""
     run_dir = Path(run_dir)
     job = read_json(run_dir / JOB)
+    clf, source = job_estimator(job, run_dir / JOB, progress)
+    return train_run(clf, source, run_dir, n_seeds=job["n_seeds"], cv=job["cv"], resume=True)
+
+
+def job_estimator(job: dict[str, Any], path: Path, progress: bool = False) -> tuple[TextCNNClassifier, DataSource]:
+    """The estimator and data source a job description (`path`, read into `job`) was started with."""
     try:
         # a job.json without tokenizer_version was written before version 2 existed: its run tokenises as version 1
         params = {"tokenizer_version": 1, **job["params"], "progress": progress}
-        source = DataSource(**job["source"])
-        clf = TextCNNClassifier(**params)
+        return TextCNNClassifier(**params), DataSource(**job["source"])
     except (KeyError, TypeError) as err:
-        raise CheckpointError(f"{run_dir / JOB} is not a textcnn job description: {err}") from err
-    return train_run(clf, source, run_dir, n_seeds=job["n_seeds"], cv=job["cv"], resume=True)
+        raise CheckpointError(f"{path} is not a textcnn job description: {err}") from err
 
 
 def _check_on_disk(source: DataSource, n_seeds: int, cv: int | None) -> None:
