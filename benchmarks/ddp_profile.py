@@ -14,7 +14,6 @@ index + 300 × 4 bytes of values). "allreduces_per_step" counts buckets (one exc
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from contextlib import nullcontext
@@ -24,6 +23,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from benchmarks.common.cli import benchmark_parser, run_benchmark
 from textcnn.base.config import TextCNNConfig, TrainConfig
 from textcnn.data.batches import TokenBatches
 from textcnn.data.registry import load_named_dataset
@@ -90,7 +90,7 @@ def timed_steps(net: nn.Module, module: TextCNN, shard: distributed.RankSlice, o
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser("benchmarks.ddp_profile", __doc__)
     parser.add_argument("--gradients", choices=("sparse", "dense"), required=True)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=10)
@@ -128,4 +128,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_benchmark(main)

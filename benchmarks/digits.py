@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchmarks.common.cli import benchmark_parser, run_benchmark
 from benchmarks.common.image_rows import PROTOCOLS, add_protocol_arg, keras_protocol
 from benchmarks.common.machine import describe_machine
 from benchmarks.common.paths import RESULTS, STATES
@@ -197,8 +198,7 @@ def table(args: argparse.Namespace) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.digits", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser("benchmarks.digits", __doc__)
     add_protocol_arg(parser)
     parser.add_argument("--evaluations", default="all", help=f"comma-separated from {', '.join(EVALUATIONS)}, or all")
     parser.add_argument("--seeds", type=int, default=5)
@@ -220,4 +220,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_benchmark(main)

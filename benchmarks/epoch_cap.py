@@ -19,7 +19,7 @@ import os
 import statistics
 from pathlib import Path
 
-from benchmarks.common.cli import benchmark_parser
+from benchmarks.common.cli import benchmark_parser, run_benchmark
 from benchmarks.common.kim import units_for
 from benchmarks.common.paths import RESULTS
 from textcnn.base.atomic import write_json
@@ -88,4 +88,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_benchmark(main)

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.common.cli import benchmark_parser, run_benchmark
 from benchmarks.common.machine import describe_machine
 from benchmarks.common.paths import RESULTS, ROOT
 from textcnn.estimators.predictor import TextPredictor
@@ -135,8 +136,7 @@ def command_line(args: argparse.Namespace) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.export_latency", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser("benchmarks.export_latency", __doc__)
     parser.add_argument("--model", default="runs/latest", help="a text run directory written by `python cli.py train`")
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads for torch and onnxruntime alike")
     parser.add_argument("--repeats", type=int, default=200, help="timed calls per cell")
@@ -178,4 +178,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_benchmark(main)

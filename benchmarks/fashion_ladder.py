@@ -36,7 +36,7 @@ from typing import Any
 
 import torch
 
-from benchmarks.common.cli import benchmark_parser
+from benchmarks.common.cli import benchmark_parser, run_benchmark
 from benchmarks.common.image_rows import (
     PROTOCOLS,
     RESULTS,
@@ -224,4 +224,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_benchmark(main)

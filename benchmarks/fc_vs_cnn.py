@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.common.cli import benchmark_parser
+from benchmarks.common.cli import benchmark_parser, run_benchmark
 from benchmarks.common.image_rows import (
     RESULTS,
     Splits,
@@ -126,4 +126,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_benchmark(main)

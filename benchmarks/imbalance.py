@@ -44,6 +44,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MultiLabelBinarizer
 
 from benchmarks.baselines import C_GRID, baseline, baseline_tokenizer
+from benchmarks.common.cli import benchmark_parser, run_benchmark
 from benchmarks.common.kim import parse_list
 from benchmarks.common.machine import describe_machine
 from benchmarks.common.paths import RESULTS, STATES
@@ -377,8 +378,7 @@ def table(args: argparse.Namespace) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.imbalance", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser("benchmarks.imbalance", __doc__)
     parser.add_argument("--configs", default="all", help=f"comma-separated from {', '.join(CONFIGS)}, or all")
     parser.add_argument("--seeds", type=int, default=3, help="CNN seeds (TF-IDF is one deterministic fit)")
     parser.add_argument("--epochs", type=int, default=10)
@@ -399,4 +399,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_benchmark(main)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common.cli import benchmark_parser, run_benchmark
 from benchmarks.common.machine import describe_machine
 from benchmarks.common.paths import RESULTS, ROOT
 from textcnn.serve.config import ServeConfig  # no FastAPI import
@@ -233,8 +234,7 @@ def parse_clients(text: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.serve_load", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser("benchmarks.serve_load", __doc__)
     parser.add_argument("--model", default="runs/latest", help="a run directory written by `python cli.py train`")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long each concurrency level runs")
     parser.add_argument("--clients", type=parse_clients, default="1,8,32",
@@ -261,4 +261,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_benchmark(main)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from benchmarks.common.cli import run_benchmark
 from tests.serve.browser_helpers import browser_missing, chromium, classify, running_server
 
 SENTENCE = "a warm , funny and beautifully acted film that i loved"
@@ -41,4 +42,4 @@ def main(model: str, out: str, text: str, width: int, height: int) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_benchmark(main)

@@ -16,7 +16,7 @@ import statistics
 import sys
 from datetime import date
 
-from benchmarks.common.cli import benchmark_parser
+from benchmarks.common.cli import benchmark_parser, run_benchmark
 from benchmarks.common.machine import describe_machine
 from benchmarks.common.paths import RESULTS, ROOT
 from textcnn.data.registry import load_named_dataset
@@ -76,4 +76,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_benchmark(main)

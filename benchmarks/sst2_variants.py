@@ -14,7 +14,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from benchmarks.common.cli import benchmark_parser
+from benchmarks.common.cli import benchmark_parser, run_benchmark
 from benchmarks.common.machine import describe_machine
 from benchmarks.common.paths import RESULTS
 from textcnn.jobs.text import DataSource, make_classifier, train_run
@@ -78,4 +78,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_benchmark(main)

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import click
 
+from benchmarks.common.cli import run_benchmark
+
 ROOT = Path(__file__).resolve().parent.parent
 SENTENCE = "a gripping , funny film"
 DEFAULT_VOCAB = 20_000  # about SST-2's and MR's vocabulary size (Kim 2014 Table 1: |V| 16-21k)
@@ -121,4 +123,4 @@ def _fmt(seconds: float) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    run_benchmark(main)
