@@ -16,7 +16,8 @@ STRONG_VARIATIONS tried on top of the strong recipe, and `base+search`: `textcnn
 maps, dropout and learning rate scored on the unit's dev split, then the best settings trained on the unit (a
 unit cut off keeps its finished trials and its final fit resumes). The table's main column is the library's
 `--recipe strong` (textcnn.base.config.RECIPES; one of the recipes above, or its own `strong` cell); beside it,
-the recipe with the best mean *dev* accuracy on each dataset. Test is only read, once per unit, for the table.
+the recipe with the best mean *dev* accuracy on each dataset; below, the paired per-unit differences of the
+comparisons in PAIRS (over the units both recipes have finished). Test is only read, once per unit, for the table.
 
 Units are those of the Kim table (benchmarks.reproduce_kim: SST on phrases with 3 seeds, TREC 3 seeds, the others
 10-fold CV; zh_reviews its own split, 3 seeds), written one JSON per unit to
@@ -77,6 +78,12 @@ STRONG_VARIATIONS: dict[str, dict[str, Any]] = {
 # recipes whose unit first searches Zhang & Wallace's settings (textcnn.jobs.search) on the unit's train/dev split,
 # then trains the best as that recipe; their dev score is what the search maximised, so "best on dev" skips them
 SEARCHED: dict[str, SearchConfig] = {"base+search": SearchConfig(trials=12, folds=1)}
+# the paired per-unit comparisons the README quotes: (recipe, against); "strong" names the library's recipe's cell
+PAIRS: tuple[tuple[str, str], ...] = (
+    ("strong+adversarial0.5", "strong"),
+    ("base+ensemble3+adversarial0.5", "strong+adversarial0.5"),
+    ("base+ensemble3+adversarial0.5", "strong"),
+)
 EVERY_RECIPE = "every"  # not "all": that is the name of the recipe with every ingredient
 
 
@@ -199,6 +206,39 @@ def acc(s: dict[str, Any] | None) -> str:
     return "pending" if s is None else f"{s['test'][0]:.1f} ± {s['test'][1]:.1f}"
 
 
+def unit_runs(dataset: str, recipe: str) -> dict[str, dict[str, Any]]:
+    return {run["unit"]: run for run in cell_runs(CELLS / dataset / recipe)}
+
+
+def paired(dataset: str, recipe: str, against: str) -> dict[str, Any] | None:
+    """Mean per-unit differences (points) of `recipe` minus `against` in test and dev accuracy over the units both
+    have finished, and how many of those units `recipe` is better on in test; None when they share no unit."""
+    mine, theirs = unit_runs(dataset, recipe), unit_runs(dataset, against)
+    shared = sorted(set(mine) & set(theirs))
+    if not shared:
+        return None
+    test = [100 * (mine[u]["test_acc"] - theirs[u]["test_acc"]) for u in shared]
+    dev = [100 * (mine[u]["best_dev_acc"] - theirs[u]["best_dev_acc"]) for u in shared]
+    return {"units": len(shared), "test": sum(test) / len(test), "dev": sum(dev) / len(dev),
+            "better": sum(diff > 0 for diff in test)}
+
+
+def paired_table(datasets: list[str], expected: dict[str, int]) -> list[str]:
+    """One row per dataset and pair of PAIRS: paired test / dev differences, units better, units shared."""
+    named = strong_cell(recipes())
+    lines = ["", "## Paired per-unit differences (recipe − against; test / dev points, units better on test)", "",
+             "| dataset | recipe | against | test / dev | better on test | units |", "|---|---|---|---|---|---|"]
+    for dataset in datasets:
+        for recipe, against in PAIRS:
+            against_cell = named if against == "strong" else against
+            diff = paired(dataset, recipe, against_cell)
+            if diff is None or recipe == against_cell:
+                continue
+            lines.append(f"| {dataset} | {recipe} | {against_cell} | {diff['test']:+.1f} / {diff['dev']:+.1f} | "
+                         f"{diff['better']} of {diff['units']} | {diff['units']} of {expected[dataset]} |")
+    return lines
+
+
 def baseline(dataset: str, model: str) -> float | None:
     result = baseline_result(dataset, model)
     return None if result is None else 100 * result["test_acc_mean"]
@@ -222,10 +262,12 @@ def tables(datasets: list[str], args: argparse.Namespace) -> str:
         "| strong − Kim 2014 |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    expected: dict[str, int] = {}
     ablation = ["", "## Every recipe (test acc %; dev acc % in brackets)", "",
                 "| dataset | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for dataset in datasets:
         _, _, units = units_for(dataset, args.seeds)
+        expected[dataset] = len(units)
         cells = {r: summary(cell_runs(CELLS / dataset / r), len(units)) for r in names}
         kim, best, recipe = kim_best(dataset, len(units)), strong(cells), cells[named]
         tfidf, fasttext = baseline(dataset, "tfidf"), baseline(dataset, "fasttext")
@@ -245,7 +287,7 @@ def tables(datasets: list[str], args: argparse.Namespace) -> str:
         ablation.append(f"| {dataset} | " + " | ".join(
             "pending" if cells[r] is None else f"{cells[r]['test'][0]:.1f} ({cells[r]['dev']:.1f})" for r in names)
             + " |")
-    return "\n".join(lines + ablation)
+    return "\n".join(lines + ablation + paired_table(datasets, expected))
 
 
 def _number(value: float | None) -> str:

@@ -9,10 +9,13 @@ import benchmarks.beyond_kim as beyond_kim
 from benchmarks.beyond_kim import (
     EVERY_RECIPE,
     FIRST_STRONG,
+    PAIRS,
     SEARCHED,
     STRONG_VARIATIONS,
     kim_best,
     kim_paper_best,
+    paired,
+    paired_table,
     recipes,
     selected_recipes,
     strong,
@@ -115,3 +118,30 @@ def test_best_on_dev_never_picks_a_searched_recipe_whose_dev_score_the_search_ma
     plain = {"dev": 80.0, "test": (70.0, 0.0), "hours": 1.0}
     assert strong({"base+search": searched, "base": plain})[0] == "base"
     assert "base+search" in recipes()
+
+
+def write_units(folder, scores: dict[str, tuple[float, float]]) -> None:
+    folder.mkdir(parents=True)
+    for unit, (test, dev) in scores.items():
+        (folder / f"{unit}.json").write_text(json.dumps({"unit": unit, "test_acc": test, "best_dev_acc": dev}))
+
+
+def test_paired_differences_use_only_the_units_both_recipes_finished(tmp_path, monkeypatch):
+    monkeypatch.setattr(beyond_kim, "CELLS", tmp_path)
+    write_units(tmp_path / "cr" / "a", {"fold00": (0.80, 0.90), "fold01": (0.70, 0.80), "fold02": (0.99, 0.99)})
+    write_units(tmp_path / "cr" / "b", {"fold00": (0.78, 0.91), "fold01": (0.71, 0.78)})
+    diff = paired("cr", "a", "b")
+    assert diff["units"] == 2 and diff["better"] == 1
+    assert round(diff["test"], 6) == 0.5 and round(diff["dev"], 6) == 0.5  # (+2 − 1) / 2 and (−1 + 2) / 2
+    assert paired("cr", "a", "missing") is None
+
+
+def test_the_paired_table_names_the_librarys_strong_cell_and_how_many_units_it_covers(tmp_path, monkeypatch):
+    monkeypatch.setattr(beyond_kim, "CELLS", tmp_path)
+    recipe, against = PAIRS[0]
+    named = strong_cell(recipes())
+    write_units(tmp_path / "trec" / recipe, {"seed0": (0.9, 0.8)})
+    write_units(tmp_path / "trec" / (named if against == "strong" else against), {"seed0": (0.8, 0.8)})
+    rows = [line for line in paired_table(["trec", "cr"], {"trec": 3, "cr": 10}) if line.startswith("| trec")]
+    assert rows == [f"| trec | {recipe} | {named if against == 'strong' else against} | +10.0 / +0.0 | 1 of 1 "
+                    "| 1 of 3 |"]
