@@ -11,7 +11,9 @@ from benchmarks.beyond_kim import (
     FIRST_STRONG,
     PAIRS,
     SEARCHED,
+    STRONG_CANDIDATES,
     STRONG_VARIATIONS,
+    candidates_table,
     kim_best,
     kim_paper_best,
     paired,
@@ -145,3 +147,20 @@ def test_the_paired_table_names_the_librarys_strong_cell_and_how_many_units_it_c
     rows = [line for line in paired_table(["trec", "cr"], {"trec": 3, "cr": 10}) if line.startswith("| trec")]
     assert rows == [f"| trec | {recipe} | {named if against == 'strong' else against} | +10.0 / +0.0 | 1 of 1 "
                     "| 1 of 3 |"]
+
+
+def test_strong_candidates_are_compared_only_on_the_datasets_all_of_them_finished():
+    named = strong_cell(recipes())
+    names = [named if name == "strong" else name for name in STRONG_CANDIDATES]
+
+    def cell(dev: float) -> dict:
+        return {"dev": dev, "test": (dev - 1, 0.0), "hours": 0.5}
+
+    cells = {"trec": {name: cell(80.0 + i) for i, name in enumerate(names)},
+             "cr": {name: cell(70.0 + i) for i, name in enumerate(names)},
+             "mr": {names[0]: cell(99.0), **{name: None for name in names[1:]}}}
+    lines = candidates_table(cells)
+    assert "trec, cr)" in lines[1]
+    rows = {line.split(" | ")[0].strip("| "): line for line in lines if line.startswith("| ") and "---" not in line}
+    assert rows[names[0]] == f"| {names[0]} | 3 of 3 | 75.00 | 74.00 | 1.0 |"  # mr's 99 is not in the mean
+    assert rows[names[1]] == f"| {names[1]} | 2 of 3 | 76.00 | 75.00 | 1.0 |"
