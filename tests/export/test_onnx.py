@@ -1,6 +1,7 @@
 """ONNX export: onnxruntime gives PyTorch's labels and probabilities (within 1e-5) for every text variant, a
-multi-label model and the digits model; the masked max-over-time and the empty-input rule survive; the folder
-holds the tokenizer, vocabulary, labels and contract; the CLI refuses to overwrite."""
+multi-label model, a 2-member ensemble with an extra vector channel, and the digits model; the masked
+max-over-time and the empty-input rule survive; the folder holds the tokenizer, vocabulary, labels and contract;
+the CLI refuses to overwrite."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from textcnn.export.to_onnx import TextProbabilities, export_run
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-TEXT_KINDS = ["rand", "static", "non-static", "multichannel", "multi-label"]
+TEXT_KINDS = ["rand", "static", "non-static", "multichannel", "multi-label", "ensemble"]
 TOLERANCE = 1e-5
 EMPTY_UNDER_KIM = ["🙂", "— …", "日本語のテキスト", "éàü", "🎬🍿 ☺"]  # Kim's clean_str keeps only ASCII
 TEXT_FILES = {"model.onnx", "contract.json", "tokenizer.json", "vocab.json", "labels.json", "README.md"}
@@ -41,7 +42,9 @@ def _train(kind: str, run_dir) -> None:
     if kind == "multi-label":
         labels = [[y, "film"] if "film" in text else [y] for text, y in zip(texts, labels)]
         extra = {"multi_label": True, "threshold": 0.4}
-    variant = "non-static" if kind == "multi-label" else kind
+    if kind == "ensemble":  # two seeds averaged, each with a second channel of task-trained fastText vectors
+        extra = {"ensemble": 2, "extra_vectors": ("fasttext:8",)}
+    variant = "non-static" if kind in ("multi-label", "ensemble") else kind
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # low coverage of gensim's 40-word test vectors
         TextCNNClassifier(variant=variant, vectors=datapath("test_glove.txt"), n_filters=4, filter_sizes=(1, 2, 3),
@@ -63,9 +66,9 @@ def runs(tmp_path_factory):
 
 
 @pytest.fixture(scope="module", params=TEXT_KINDS)
-def text_pair(request, runs) -> tuple[TextPredictor, OnnxTextModel]:
+def text_pair(request, runs) -> tuple[TextPredictor, OnnxTextModel, str]:
     run_dir, out = runs(request.param)
-    return TextPredictor.load(run_dir, device="cpu"), OnnxTextModel.load(out, threads=1)
+    return TextPredictor.load(run_dir, device="cpu"), OnnxTextModel.load(out, threads=1), request.param
 
 
 def _parity_texts(predictor: TextPredictor) -> list[str]:
@@ -85,7 +88,7 @@ def _quietly(fn, *args):
 
 
 def test_onnxruntime_gives_pytorchs_labels_and_probabilities(text_pair):
-    predictor, exported = text_pair
+    predictor, exported, _ = text_pair
     texts = _parity_texts(predictor)
     assert len(texts) >= 200
     n_tokens = [len(predictor.tokenize(t)) for t in texts]
@@ -97,7 +100,7 @@ def test_onnxruntime_gives_pytorchs_labels_and_probabilities(text_pair):
 
 
 def test_texts_longer_than_max_tokens_are_cut_as_pytorch_cuts_them(text_pair):
-    predictor, exported = text_pair
+    predictor, exported, _ = text_pair
     texts = [" ".join(["wonderful", "boring"] * predictor.max_tokens), "dull"]  # 2 * max_tokens tokens
     with pytest.warns(UserWarning, match=f"only the first {predictor.max_tokens}"):
         got = exported.predict_proba(texts)
@@ -105,7 +108,7 @@ def test_texts_longer_than_max_tokens_are_cut_as_pytorch_cuts_them(text_pair):
 
 
 def test_one_batch_mixing_lengths_0_to_200_matches_pytorch_on_the_same_padded_batch(text_pair):
-    predictor, exported = text_pair
+    predictor, exported, _ = text_pair
     rng = np.random.default_rng(1)
     texts = EMPTY_UNDER_KIM[:1] + [" ".join(rng.choice(predictor.vocab.itos[2:], n)) for n in range(1, 201)]
     ids, lengths = _quietly(exported.encode, texts)  # one batch (201, 200), right-padded
@@ -119,22 +122,24 @@ def test_one_batch_mixing_lengths_0_to_200_matches_pytorch_on_the_same_padded_ba
 
 
 def test_masked_pooling_and_the_empty_input_rule_survive_export(text_pair):
-    predictor, exported = text_pair
+    predictor, exported, _ = text_pair
     ids = np.array([[5, 6, 7, 0]], dtype=np.int64)
     lengths = np.array([3], dtype=np.int64)
     padded = np.concatenate([ids, np.zeros((1, 50), dtype=np.int64)], axis=1)
     np.testing.assert_allclose(exported.run(padded, lengths), exported.run(ids, lengths), atol=1e-7)
-    # an empty row pools to zeros: its probabilities are those of the head applied to a zero feature vector
+    # an empty row pools to zeros: its probabilities are those of the head applied to a zero feature vector (an
+    # ensemble's: the mean over its members of theirs)
     empty = exported.run(np.zeros((1, 1), dtype=np.int64), np.zeros(1, dtype=np.int64))
+    members = getattr(predictor.module, "members", [predictor.module])
     with torch.inference_mode():
-        logits = predictor.module.head(torch.zeros(1, predictor.module.features.out_features))
-    zero_features = torch.sigmoid(logits) if predictor.multi_label else torch.softmax(logits, dim=1)
+        logits = [member.head(torch.zeros(1, member.features.out_features)) for member in members]
+    zero_features = torch.stack([torch.sigmoid(x) if predictor.multi_label else torch.softmax(x, dim=1)
+                                 for x in logits]).mean(dim=0)
     np.testing.assert_allclose(empty, zero_features.numpy(), atol=TOLERANCE)
 
 
 def test_the_folder_holds_contract_tokenizer_vocabulary_labels_and_thresholds(text_pair, runs):
-    predictor, exported = text_pair
-    kind = "multi-label" if predictor.multi_label else predictor.module.config.variant
+    predictor, exported, kind = text_pair
     run_dir, out = runs(kind)
     names = {p.name for p in out.iterdir()}
     assert names == TEXT_FILES | ({THRESHOLDS_FILE} if predictor.multi_label else set())
