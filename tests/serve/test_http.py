@@ -210,3 +210,23 @@ def test_serving_a_missing_model_or_without_fastapi_is_one_line(tmp_path, monkey
     fails(["serve", "--model", str(tmp_path / "nothing")], "not found")
     monkeypatch.setitem(sys.modules, "fastapi", None)  # import fastapi now raises ImportError
     fails(["serve", "--model", str(tmp_path / "nothing")], r'pip install -e "\.\[serve\]"')
+
+
+def test_an_ensemble_is_served_as_one_model_with_the_librarys_averaged_answers(tmp_path) -> None:
+    clf = TextCNNClassifier(variant="rand", embedding_dim=12, n_filters=6, epochs=2, ensemble=2, device="cpu")
+    run = clf.fit(POSITIVE + NEGATIVE, ["pos"] * len(POSITIVE) + ["neg"] * len(NEGATIVE)).save(tmp_path / "run")
+    predictor = TextPredictor.load(run, device="cpu")
+    server = Server(run, tmp_path / "server.log")
+    try:
+        assert httpx.get(server.url + "/info").json()["model"]["train"]["ensemble"] == 2
+        records = post(server, "/predict", {"texts": TEXTS}).json()["predictions"]
+        assert [r["label"] for r in records] == list(predictor.predict(TEXTS))
+        got = [[r["probabilities"][c] for c in predictor.class_names] for r in records]
+        np.testing.assert_allclose(got, predictor.predict_proba(TEXTS), atol=1e-5)
+        [explained] = post(server, "/explain", {"texts": [TEXTS[0]]}).json()["explanations"]
+        expected = predictor.explain(TEXTS[0])
+        assert [s["ngram"] for s in explained["ngrams"]] == [s["ngram"] for s in expected["ngrams"]]
+        np.testing.assert_allclose([s["contribution"] for s in explained["ngrams"]],
+                                   [s["contribution"] for s in expected["ngrams"]], atol=1e-5)
+    finally:
+        assert server.stop() == 0
