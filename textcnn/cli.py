@@ -379,7 +379,7 @@ def search(**opts: Any) -> None:
     opts.pop("resume")
     opts = _with_aliases(_with_recipe(opts))
     config = SearchConfig(**{f: opts.pop(f) for f in ("trials", "folds", "timeout")})
-    source = DataSource(**{f: opts.pop(f) for f in JOB_OPTIONS if f not in ("out", "force", *_NOT_SEARCHED)})
+    source = DataSource(**{f: opts.pop(f) for f in JOB_OPTIONS if f not in ("out", "force", "resume", *_NOT_SEARCHED)})
     out, force = opts.pop("out"), opts.pop("force")
     clf = make_classifier(source, progress=False, **opts)
     _report(search_run(clf, source, config, out, force, progress=sys.stderr.isatty()))

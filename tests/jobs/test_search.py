@@ -9,10 +9,20 @@ import textcnn.jobs.search as search_job
 from textcnn.base.errors import CheckpointError, DataError, TrainingInterrupted
 from textcnn.cli import main, search, train
 from textcnn.estimators.text import TextCNNClassifier
-from textcnn.jobs.search import FILTER_SIZES, SEARCH, SearchConfig, fold_splits, search_resume, search_run
+from textcnn.jobs.search import (
+    FILTER_SIZES,
+    SEARCH,
+    EpochReports,
+    SearchConfig,
+    fold_splits,
+    objective,
+    search_resume,
+    search_run,
+)
 from textcnn.jobs.text import DataSource, make_classifier
+from textcnn.training.loop import EpochRecord
 
-pytest.importorskip("optuna")
+optuna = pytest.importorskip("optuna")
 TINY = dict(variant="rand", embedding_dim=8, epochs=2, device="cpu", seed=3)
 
 
@@ -67,6 +77,16 @@ def test_search_takes_trains_options_except_the_protocol_ones():
     assert result.exit_code == 2 and "--folds" in result.output
 
 
+def test_the_search_command_searches_trains_and_saves_the_best_settings(tmp_path):
+    run = tmp_path / "run"
+    result = CliRunner().invoke(main, ["search", "--trials", "2", "--folds", "1", "--epochs", "2", "--embedding-dim",
+                                       "8", "--variant", "rand", "--device", "cpu", "--out", str(run)])
+    assert result.exit_code == 0, result.output
+    best = json.loads((run / SEARCH).read_text())["best"]["params"]
+    assert json.loads((run / "config.json").read_text())["model"]["n_filters"] == best["n_filters"]
+    assert (run / "model.safetensors").is_file()
+
+
 class CutOff(Exception):
     """Stands in for the process being killed."""
 
@@ -74,11 +94,11 @@ class CutOff(Exception):
 def test_a_cut_off_search_resumes_with_its_finished_trials_and_trains_only_the_rest(tmp_path, monkeypatch):
     real, calls = search_job.fold_score, []
 
-    def counted(clf, train, dev):  # noqa: ANN001
+    def counted(clf, train, dev, on_epoch=None):  # noqa: ANN001
         calls.append(clf.n_filters)
         if len(calls) == 5:  # the third trial's first fold
             raise CutOff
-        return real(clf, train, dev)
+        return real(clf, train, dev, on_epoch)
 
     monkeypatch.setattr(search_job, "fold_score", counted)
     run = tmp_path / "run"
@@ -89,7 +109,8 @@ def test_a_cut_off_search_resumes_with_its_finished_trials_and_trains_only_the_r
     summary = search_resume(run)
     trials = json.loads((run / SEARCH).read_text())["trials"]
     assert len(trials) == 4 and [t["number"] for t in trials[:2]] == [0, 1]  # the finished two are kept
-    assert len(calls) == sum(len(t["fold_scores"]) for t in trials[2:])  # only the other two trained again
+    # only the other two trained again (a trial pruned in the middle of a fold has no score for that fold)
+    assert len(calls) == sum(len(t["fold_scores"]) + ("epoch" in t.get("pruned_at", {})) for t in trials[2:])
     assert summary.metrics["search"]["trials"] == 4 and "test_acc" in summary.metrics
     assert json.loads((run / "config.json").read_text())["model"]["embedding_dim"] == 8  # the search's settings
     with pytest.raises(CheckpointError, match="is finished; there is nothing to resume"):
@@ -101,7 +122,7 @@ def test_resume_needs_a_search_and_the_cli_continues_one(tmp_path, monkeypatch):
         search_resume(tmp_path)
     real = search_job.fold_score
 
-    def cut_off_once(clf, train, dev):  # noqa: ANN001
+    def cut_off_once(clf, train, dev, on_epoch=None):  # noqa: ANN001
         monkeypatch.setattr(search_job, "fold_score", real)
         raise CutOff
 
@@ -131,3 +152,73 @@ def test_an_interrupted_search_says_how_to_resume_it_and_resumes(tmp_path, monke
         search_run(make_classifier(DataSource(), **TINY), DataSource(), SearchConfig(trials=1, folds=1), run)
     search_resume(run)
     assert json.loads((run / SEARCH).read_text())["best"]["number"] == best_trial
+
+
+class FakeTrial:
+    """An Optuna trial that suggests fixed settings, records its reports and prunes once it has had `prune_after`
+    of them."""
+
+    number = 0
+
+    def __init__(self, prune_after: int) -> None:
+        self.reports: list[tuple[float, int]] = []
+        self.prune_after = prune_after
+
+    def set_user_attr(self, key: str, value: object) -> None:
+        pass
+
+    def suggest_categorical(self, name: str, choices: tuple) -> object:
+        return choices[0]
+
+    def suggest_int(self, name: str, low: int, high: int, log: bool = False) -> int:
+        return low
+
+    def suggest_float(self, name: str, low: float, high: float, log: bool = False) -> float:
+        return high if name == "lr" else low
+
+    def report(self, value: float, step: int) -> None:
+        self.reports.append((value, step))
+
+    def should_prune(self) -> bool:
+        return len(self.reports) >= self.prune_after
+
+
+def record(epoch: int, score: float) -> EpochRecord:
+    return EpochRecord(epoch, 0.0, 0.0, score, 0.0, dev_score=score)
+
+
+def test_epoch_reports_number_steps_by_fold_member_and_epoch_and_skip_the_warm_up():
+    trial = FakeTrial(prune_after=99)
+    reports = EpochReports(trial, fold=1, finished=[0.6], epochs=5, members=2)
+    for epoch, score in ((1, 0.9), (2, 0.5), (3, 0.7), (4, 0.8)):  # member 0, stopped early after epoch 4
+        reports(record(epoch, score))
+    for epoch in range(1, 6):  # member 1
+        reports(record(epoch, 0.5))
+    first_step = 1 * (2 * 5 + 1)  # fold 1 starts after fold 0's 10 epoch steps and its final score
+    assert [step for _, step in trial.reports] == [first_step + 2, first_step + 3, first_step + 7, first_step + 8,
+                                                   first_step + 9]
+    assert [round(v, 6) for v, _ in trial.reports[:2]] == [0.75, 0.75]  # (0.6 + best so far 0.9) / 2
+    assert round(trial.reports[2][0], 6) == 0.55  # member 1's own best: (0.6 + 0.5) / 2
+    assert reports.fold_end() == first_step + 10
+
+
+def test_a_trial_pruned_in_the_middle_of_a_fold_stops_training_there_and_says_where(monkeypatch):
+    fitted_epochs: list[int] = []
+    real_fit = TextCNNClassifier.fit
+
+    def fit(self, *args, on_epoch=None, **kwargs):  # noqa: ANN001, ANN002, ANN003
+        def counted(rec: EpochRecord) -> None:
+            fitted_epochs.append(rec.epoch)
+            on_epoch(rec)
+
+        return real_fit(self, *args, on_epoch=counted, **kwargs)
+
+    monkeypatch.setattr(TextCNNClassifier, "fit", fit)
+    clf = make_classifier(DataSource(), **{**TINY, "epochs": 6})
+    records: list[dict] = []
+    score = objective(clf, fold_splits(DataSource().load(), 1, seed=0), records)
+    with pytest.raises(optuna.TrialPruned):
+        score(FakeTrial(prune_after=2))  # reports at epochs 3 and 4: pruned after epoch 4 of 6
+    assert fitted_epochs == [1, 2, 3, 4]
+    assert records[0]["state"] == "pruned" and records[0]["pruned_at"] == {"fold": 0, "member": 0, "epoch": 4}
+    assert records[0]["fold_scores"] == []

@@ -80,6 +80,26 @@ def test_patience_stops_early():
     assert len(result.history) < 20
 
 
+class Enough(Exception):
+    pass
+
+
+def test_on_epoch_sees_every_finished_epoch_and_an_error_it_raises_stops_training_there(tmp_path):
+    x, y = _blobs()
+    seen = []
+
+    def on_epoch(record) -> None:  # noqa: ANN001
+        seen.append((record.epoch, record.dev_acc))
+        if record.epoch == 3:
+            raise Enough
+
+    with pytest.raises(Enough):
+        fit_model(nn.Linear(2, 2), TensorBatches(x, y), TrainConfig(epochs=6, device="cpu"),
+                  dev=(TensorBatches(x, y), y), resume_dir=tmp_path, on_epoch=on_epoch)
+    assert [epoch for epoch, _ in seen] == [1, 2, 3] and all(acc is not None for _, acc in seen)
+    assert json.loads((tmp_path / "state.json").read_text())["epoch"] == 3  # saved before the hook ran
+
+
 def test_predict_logits_returns_original_order():
     x, y = _blobs(10)
     model = nn.Linear(2, 2)

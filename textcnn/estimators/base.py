@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,7 +29,7 @@ from ..storage.card import write_model_card
 from ..storage.hub import resolve_run, upload_run
 from ..storage.rundir import TASKS, SavedRun, check_resumable, describe_run, load_run, prepare_run_dir, save_run
 from ..training import distributed
-from ..training.loop import FitResult, fit_model, predict_logits, resolve_device
+from ..training.loop import EpochRecord, FitResult, fit_model, predict_logits, resolve_device
 from ..training.objective import balanced_weights, dev_score
 from ..training.resume import RESUME_DIR, has_train_state
 from .labels import (
@@ -125,7 +125,7 @@ class CNNClassifierBase(ClassifierMixin, BaseEstimator):
     def fit(
         self, X: Any, y: Sequence[Any], *, dev: tuple[Any, Sequence[Any]] | None = None,
         label_names: Sequence[Any] | None = None, checkpoint_dir: str | os.PathLike | None = None,
-        resume: bool = False,
+        resume: bool = False, on_epoch: Callable[[EpochRecord], None] | None = None,
     ) -> CNNClassifierBase:
         """Train on inputs `X` with labels `y`; `dev` for early stopping (else `dev_fraction` of train is held out).
 
@@ -133,6 +133,8 @@ class CNNClassifierBase(ClassifierMixin, BaseEstimator):
         `checkpoint_dir`: a run directory (made if missing); config and labels (and the vocabulary) are written there
         before training and the per-epoch resume state into its `resume/` folder. With `resume`, training continues
         after the last finished epoch saved there (same data needed; other settings are refused, naming the first).
+        `on_epoch`: called with every finished epoch's record (`textcnn.training.loop.EpochRecord`; an ensemble's
+        members each count their own epochs from 1); an exception it raises stops training and propagates.
         """
         data_cfg, train_cfg = self.config("data"), self.config("train")
         self._check_selection(data_cfg, train_cfg)
@@ -148,9 +150,11 @@ class CNNClassifierBase(ClassifierMixin, BaseEstimator):
             dev_set = None
         run_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         prepared = self._build(train, run_dir, resume)
-        return self._fit_module(self._batches(prepared, shuffle=True), self._dev_batches(dev_set), run_dir, resume)
+        return self._fit_module(self._batches(prepared, shuffle=True), self._dev_batches(dev_set), run_dir, resume,
+                                on_epoch)
 
-    def _fit_module(self, train: Any, dev: Any, run_dir: Path | None, resume: bool) -> CNNClassifierBase:
+    def _fit_module(self, train: Any, dev: Any, run_dir: Path | None, resume: bool,
+                    on_epoch: Callable[[EpochRecord], None] | None = None) -> CNNClassifierBase:
         """Train `module_` with the fit loop, keeping its resume state in `run_dir`/resume; then set thresholds."""
         config = self.train_config()
         self.class_weights_ = None
@@ -161,9 +165,10 @@ class CNNClassifierBase(ClassifierMixin, BaseEstimator):
         resume_dir = None if run_dir is None else self._prepare_checkpoint(run_dir, resume)
         if config.ensemble == 1:
             self.fit_result_: FitResult = fit_model(self.module_, train, config, dev=dev, resume_dir=resume_dir,
-                                                    resume=resume, class_weights=self.class_weights_)
+                                                    resume=resume, class_weights=self.class_weights_,
+                                                    on_epoch=on_epoch)
         else:
-            self.fit_result_ = self._fit_ensemble(train, config, dev, resume_dir, resume)
+            self.fit_result_ = self._fit_ensemble(train, config, dev, resume_dir, resume, on_epoch)
         self.device_ = next(self.module_.parameters()).device
         if config.multi_label:
             self.thresholds_ = self._fitted_thresholds(config, dev)
@@ -171,7 +176,8 @@ class CNNClassifierBase(ClassifierMixin, BaseEstimator):
         return self
 
     def _fit_ensemble(self, train: Any, config: TrainConfig, dev: tuple[Any, torch.Tensor] | None,
-                      resume_dir: Path | None, resume: bool) -> FitResult:
+                      resume_dir: Path | None, resume: bool,
+                      on_epoch: Callable[[EpochRecord], None] | None = None) -> FitResult:
         """Train `config.ensemble` members (seeds seed, seed+1, ...) one after another, then average them.
 
         Member 0 is `module_` as `_build` made it; its resume state is `resume_dir` itself, member i's is
@@ -185,7 +191,8 @@ class CNNClassifierBase(ClassifierMixin, BaseEstimator):
             resumed = resume and folder is not None and has_train_state(folder)
             log.info("ensemble member %d/%d (seed %d)", i + 1, config.ensemble, config.seed + i)
             results.append(fit_model(member, train, dataclasses.replace(config, seed=config.seed + i), dev=dev,
-                                     resume_dir=folder, resume=resumed, class_weights=self.class_weights_))
+                                     resume_dir=folder, resume=resumed, class_weights=self.class_weights_,
+                                     on_epoch=on_epoch))
             members.append(member)
         self.module_ = ProbabilityAverage(members, config.multi_label)
         dev_acc, score = (None, None) if dev is None else self._dev_scores(config, dev)

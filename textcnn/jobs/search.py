@@ -6,9 +6,12 @@ number of feature maps to matter most, then dropout; the learning rate of the op
 Each trial trains one model per fold: the training split is cut into `folds` stratified folds, and each fold in
 turn is the dev set (early stopping and the score) for a model trained on the others; with `folds` 1 the
 source's own dev split (or the estimator's `dev_fraction` of train) is used. The trial's score is the mean dev
-score (`TrainConfig.dev_metric`) over its folds; after each fold the running mean is reported, and Optuna's
-median pruner stops a trial whose running mean falls below the median of earlier trials at that fold. The
-sampler (TPE) is seeded with the estimator's seed, so a search is repeatable on the same machine.
+score (`TrainConfig.dev_metric`) over its folds. After each epoch of each model (from its third, or from the end
+of its first fifth of epochs if later) the running mean is reported: the finished folds' scores and the best dev
+score so far of the model in training. Optuna's median pruner stops a trial whose running mean falls below the
+median of earlier trials at that point, in the middle of a fold too, so a single-fold search prunes as well. A
+pruned trial's record says where (`pruned_at`). The sampler (TPE) is seeded with the estimator's seed, so a
+search is repeatable on the same machine.
 
 The best settings then train the final model through the ordinary `train` job, in the same run directory, so the
 model, its config.json (which holds the chosen settings), metrics and test score are those of any run; the
@@ -44,6 +47,7 @@ from ..base.errors import CheckpointError, ConfigError, DataError, TrainingInter
 from ..data.files import TextDataset
 from ..estimators.text import TextCNNClassifier
 from ..training import distributed
+from ..training.loop import EpochRecord
 from .text import RUNS_ROOT, DataSource, RunSummary, job_estimator, train_run
 from .units import JOB, JOURNAL
 
@@ -56,6 +60,9 @@ SEARCH_JOB = "search-job.json"  # what a resumed search needs: the data source, 
 FILTER_SIZES: tuple[str, ...] = ("3,4,5", "2,3,4", "1,2,3", "3,4", "4,5", "3", "5", "1,2,3,4,5")
 N_FILTERS = (50, 400)  # log-uniform; Zhang & Wallace: 100-600 is a good range, more helps little
 DROPOUT = (0.0, 0.6)  # Zhang & Wallace: 0-0.5 works; little difference between them
+# a model's first epochs are not reported to the pruner: at least these, or a fifth of its epochs (a low learning
+# rate starts slowly and may still end best)
+WARMUP_EPOCHS = 3
 LR: dict[str, tuple[float, float]] = {"adadelta": (0.1, 2.0), "adam": (1e-4, 3e-3), "sgd": (1e-3, 0.1)}  # log-uniform
 
 
@@ -112,20 +119,70 @@ def _names(split: TextDataset) -> list[str]:
     return [split.label_names[i] for i in split.labels]
 
 
-def fold_score(clf: TextCNNClassifier, train: TextDataset, dev: TextDataset | None) -> float:
-    """The best dev score of `clf` trained on `train` (early-stopped on `dev`)."""
+def fold_score(clf: TextCNNClassifier, train: TextDataset, dev: TextDataset | None,
+               on_epoch: Callable[[EpochRecord], None] | None = None) -> float:
+    """The best dev score of `clf` trained on `train` (early-stopped on `dev`); `on_epoch` as in `clf.fit`."""
     clf.fit(train.texts, _names(train), dev=None if dev is None else (dev.texts, _names(dev)),
-            label_names=train.label_names)
+            label_names=train.label_names, on_epoch=on_epoch)
     score = clf.fit_result_.best_dev_score
     if score is None:
         raise ConfigError("a search scores trials on dev: keep a dev split (dev_fraction > 0, selection not 'last')")
     return float(score)
 
 
+class _Pruned(Exception):
+    """Optuna's pruner stopped a trial at `where` (fold, member, epoch), its running mean dev score `value`."""
+
+    def __init__(self, value: float, where: dict[str, int]) -> None:
+        super().__init__(f"pruned at {where}")
+        self.value, self.where = value, where
+
+
+class EpochReports:
+    """A trial's `on_epoch` hook for one fold: it reports the running mean dev score (the finished folds' scores
+    and the best score so far of the model now training) to Optuna and raises `_Pruned` when the pruner says so.
+
+    Steps are numbered alike in every trial, by fold, ensemble member and epoch, so the pruner compares trials at the
+    same point even when early stopping ends them at different epochs; each fold's last step is its final score
+    (`fold_end`). Each model's epochs before max(WARMUP_EPOCHS, a fifth of its epochs) are not reported: their scores
+say little yet.
+    """
+
+    def __init__(self, trial: Any, fold: int, finished: list[float], epochs: int, members: int) -> None:
+        self.trial, self.fold, self.finished, self.epochs, self.members = trial, fold, finished, epochs, members
+        self.member, self.last_epoch, self.best = -1, epochs, float("-inf")
+
+    def fold_end(self) -> int:
+        return self.fold * (self.members * self.epochs + 1) + self.members * self.epochs
+
+    def running(self, score: float) -> float:
+        return (sum(self.finished) + score) / (len(self.finished) + 1)
+
+    def __call__(self, record: EpochRecord) -> None:
+        if record.epoch <= self.last_epoch:  # the next ensemble member starts
+            self.member, self.best = self.member + 1, float("-inf")
+        self.last_epoch = record.epoch
+        if record.dev_score is None:
+            return
+        self.best = max(self.best, record.dev_score)
+        if record.epoch < min(max(WARMUP_EPOCHS, self.epochs // 5), self.epochs):
+            return
+        step = self.fold_end() - self.members * self.epochs + self.member * self.epochs + record.epoch - 1
+        self.report(self.running(self.best), step, {"member": self.member, "epoch": record.epoch})
+
+    def report(self, value: float, step: int, where: dict[str, int] | None = None) -> None:
+        """Report `value` at `step`; `where` names the member and epoch (none: the fold's final score)."""
+        self.trial.report(value, step)
+        if self.trial.should_prune():
+            raise _Pruned(value, {"fold": self.fold, **(where or {})})
+
+
 def objective(clf: TextCNNClassifier, folds: list[tuple[TextDataset, TextDataset | None]],
               records: list[dict[str, Any]]) -> Callable[[Any], float]:
-    """Optuna's objective: the mean dev score over folds, pruned fold by fold."""
+    """Optuna's objective: the mean dev score over folds, pruned epoch by epoch (EpochReports)."""
     import optuna
+
+    config = clf.train_config()
 
     def score(trial: Any) -> float:
         params = suggest(trial, clf.optimizer)
@@ -133,15 +190,17 @@ def objective(clf: TextCNNClassifier, folds: list[tuple[TextDataset, TextDataset
                   "fold_scores": [], "state": "running"}
         records.append(record)
         for k, (train, dev) in enumerate(folds):
-            with _quiet_epochs():
-                record["fold_scores"].append(fold_score(clone(clf).set_params(**params), train, dev))
-            running = statistics.mean(record["fold_scores"])
-            trial.report(running, k)
-            if trial.should_prune():
-                record.update(state="pruned", value=running)
+            reports = EpochReports(trial, k, record["fold_scores"], config.epochs, config.ensemble)
+            try:
+                with _quiet_epochs():
+                    record["fold_scores"].append(fold_score(clone(clf).set_params(**params), train, dev, reports))
+                reports.report(statistics.mean(record["fold_scores"]), reports.fold_end())
+            except _Pruned as pruned:
+                record.update(state="pruned", value=pruned.value, pruned_at=pruned.where)
                 trial.set_user_attr("record", record)
-                log.info("trial %d pruned after fold %d: %.4f  %s", trial.number, k + 1, running, record["params"])
-                raise optuna.TrialPruned()
+                log.info("trial %d pruned at %s: %.4f  %s", trial.number, pruned.where, pruned.value,
+                         record["params"])
+                raise optuna.TrialPruned() from None
         record.update(state="complete", value=statistics.mean(record["fold_scores"]))
         trial.set_user_attr("record", record)
         log.info("trial %d: %.4f  %s", trial.number, record["value"], record["params"])

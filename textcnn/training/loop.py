@@ -15,7 +15,7 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -319,6 +319,7 @@ def fit_model(
     resume_dir: str | Path | None = None,
     resume: bool = False,
     class_weights: Tensor | None = None,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
 ) -> FitResult:
     """Train `module` in place and keep the weights `config.selection` chooses.
 
@@ -336,6 +337,8 @@ def fit_model(
     every global batch (`distributed.RankSlice`); only rank 0 logs, shows progress and writes the state. On the
     CPU a sparse embedding keeps its sparse gradients: a comm hook (`distributed.exchange_sparse_rows`) exchanges
     only the rows a step touched and LazyAdadelta stays on; on CUDA the embedding goes dense (untested there).
+    on_epoch: called with each epoch's record once that epoch is finished (and its resume state saved); an exception
+        it raises stops training there and propagates (a search prunes a bad trial this way).
     """
     device = resolve_device(config.device)
     rank, world_size = distributed.world()
@@ -411,6 +414,8 @@ def fit_model(
             _step_scheduler(scheduler, optimizer, score)
             if resume_dir is not None and rank == 0:
                 save_train_state(resume_dir, module, optimizer, generator, state, best_state, scheduler)
+            if on_epoch is not None:
+                on_epoch(record)
             if config.patience is not None and state.stale >= config.patience:
                 _log(rank, "no dev improvement for %d epochs: stopping early", state.stale)
                 break
