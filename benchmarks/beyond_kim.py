@@ -31,7 +31,11 @@ benchmarks/results/baselines/.
 
     TEXTCNN_DATA=../shared/data OMP_NUM_THREADS=1 python -m benchmarks.beyond_kim --datasets trec --recipes base,strong
     TEXTCNN_DATA=../shared/data OMP_NUM_THREADS=1 python -m benchmarks.beyond_kim --datasets cr --recipes every
+    TEXTCNN_DATA=../shared/data OMP_NUM_THREADS=1 python -m benchmarks.beyond_kim --datasets mr --stop-at 04:05
     TEXTCNN_DATA=../shared/data python -m benchmarks.beyond_kim --table-only
+
+`--stop-at HH:MM` starts no unit that would not end by then (judged by the cell's mean unit time so far), so a run
+that must end with a session does not leave a unit half-trained.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ from typing import Any
 
 import torch
 
-from benchmarks.common.cli import benchmark_parser, run_benchmark
+from benchmarks.common.cli import benchmark_parser, run_benchmark, stop_time, units_before
 from benchmarks.common.kim import KIM_DATASETS, KIM_TABLE2, VARIANTS, baseline_result, parse_list, units_for
 from benchmarks.common.machine import describe_machine
 from benchmarks.common.paths import RESULTS, STATES
@@ -152,8 +156,17 @@ def train_unit(dataset: str, recipe: str, splits: dict[str, TextDataset], cv: in
 
 def run_cell(dataset: str, recipe: str, args: argparse.Namespace) -> None:
     splits, cv, units = units_for(dataset, args.seeds)
-    run_units(units, partial(train_unit, dataset, recipe, splits, cv, args),
-              result=lambda unit: CELLS / dataset / recipe / f"{unit.name}.json",
+    folder = CELLS / dataset / recipe
+
+    def result(unit: Unit) -> Any:
+        return folder / f"{unit.name}.json"
+
+    def unit_seconds() -> float | None:  # the mean of this cell's finished units, else unknown
+        runs = cell_runs(folder)
+        return sum(r["wall_seconds"] for r in runs) / len(runs) if runs else None
+
+    run_units(units_before(units, args.stop_at, lambda unit: result(unit).is_file(), unit_seconds),
+              partial(train_unit, dataset, recipe, splits, cv, args), result=result,
               folder=lambda unit: STATES / "beyond_kim" / dataset / recipe / unit.name, seconds_key="wall_seconds")
 
 
@@ -333,6 +346,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--vectors", default=os.path.join(os.environ.get("TEXTCNN_DATA", "."), "glove", "glove.6B.50d.kim7.txt"))
     parser.add_argument("--table-only", action="store_true", help="only rebuild the tables from finished units")
+    parser.add_argument("--stop-at", type=stop_time, metavar="HH:MM",
+                        help="start no unit that would not end by this local time (by the cell's mean unit time)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     datasets = parse_list(args.datasets, DATASETS)

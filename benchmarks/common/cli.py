@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timedelta
+from typing import TypeVar
 
 from textcnn.base.errors import TextCNNError
+
+U = TypeVar("U")
 
 
 def benchmark_parser(module: str, doc: str | None) -> argparse.ArgumentParser:
@@ -23,3 +28,30 @@ def run_benchmark(main: Callable[[], object]) -> None:
     except TextCNNError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+
+
+def stop_time(text: str | None, now: datetime | None = None) -> datetime | None:
+    """`--stop-at HH:MM` as the next such local time (today, or tomorrow if it has passed); None: no limit."""
+    if text is None:
+        return None
+    try:
+        clock = datetime.strptime(text, "%H:%M").time()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--stop-at takes a local time HH:MM, such as 04:05; got {text!r}") from None
+    now = now or datetime.now()
+    at = datetime.combine(now.date(), clock)
+    return at if at > now else at + timedelta(days=1)
+
+
+def units_before(units: Iterable[U], deadline: datetime | None, done: Callable[[U], bool],
+                 seconds: Callable[[], float | None], now: Callable[[], datetime] = datetime.now) -> Iterator[U]:
+    """`units` in order, stopping before the first unfinished one that would not end by `deadline`, by `seconds()`:
+    the expected time of a unit (None: unknown, so it starts). Finished units always pass (they are skipped fast)."""
+    for unit in units:
+        if deadline is not None and not done(unit):
+            expected = seconds()
+            if expected is not None and now() + timedelta(seconds=expected) > deadline:
+                logging.info("stopping: a unit takes about %.0f min and --stop-at is %s", expected / 60,
+                             f"{deadline:%H:%M}")
+                return
+        yield unit

@@ -1,11 +1,14 @@
-"""Benchmarks fail as the textcnn command does: textcnn's own errors are one line and exit code 2."""
+"""The benchmarks' shared command line: textcnn's own errors are one line and exit code 2, as for the textcnn
+command; --stop-at starts no unit that would end after it."""
 
+import argparse
+from datetime import datetime, timedelta
 from functools import partial
 
 import pytest
 
 from benchmarks import beyond_kim
-from benchmarks.common.cli import run_benchmark
+from benchmarks.common.cli import run_benchmark, stop_time, units_before
 from textcnn.base.errors import DataError
 
 
@@ -36,3 +39,31 @@ def test_a_benchmark_asked_for_missing_data_says_where_to_point_in_one_line(tmp_
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "TEXTCNN_DATA" in err
     assert not (tmp_path / "cells").exists()
+
+
+def test_stop_at_is_the_next_such_local_time():
+    now = datetime(2026, 12, 4, 3, 30)
+    assert stop_time("04:05", now) == datetime(2026, 12, 4, 4, 5)
+    assert stop_time("01:00", now) == datetime(2026, 12, 5, 1, 0)  # passed today: tomorrow's
+    assert stop_time(None, now) is None
+    with pytest.raises(argparse.ArgumentTypeError, match="HH:MM"):
+        stop_time("4pm", now)
+
+
+def test_units_stop_before_the_first_unfinished_one_that_would_end_after_the_deadline():
+    clock = datetime(2026, 12, 4, 3, 0)
+    deadline = datetime(2026, 12, 4, 3, 30)
+    done = {"fold00"}
+    units = ["fold00", "fold01", "fold02", "fold03"]
+
+    def now() -> datetime:
+        return clock
+
+    started = []
+    for unit in units_before(units, deadline, done.__contains__, lambda: 20 * 60, now):
+        started.append(unit)
+        if unit != "fold00":
+            clock += timedelta(minutes=20)  # each unfinished unit takes 20 minutes
+    assert started == ["fold00", "fold01"]  # fold02 would end at 03:40
+    assert list(units_before(units, deadline, done.__contains__, lambda: None, now)) == units  # no estimate: all
+    assert list(units_before(units, None, done.__contains__, lambda: 1e9, now)) == units  # no deadline: all
