@@ -144,8 +144,8 @@ class EpochReports:
 
     Steps are numbered alike in every trial, by fold, ensemble member and epoch, so the pruner compares trials at the
     same point even when early stopping ends them at different epochs; each fold's last step is its final score
-    (`fold_end`). Each model's epochs before max(WARMUP_EPOCHS, a fifth of its epochs) are not reported: their scores
-say little yet.
+    (`fold_end`). Each model's epochs before max(WARMUP_EPOCHS, a fifth of its epochs) are not reported: their
+    scores say little yet.
     """
 
     def __init__(self, trial: Any, fold: int, finished: list[float], epochs: int, members: int) -> None:
