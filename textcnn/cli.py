@@ -27,7 +27,7 @@ from .base.config import (
     as_flags,
     recipe_params,
 )
-from .base.errors import TextCNNError
+from .base.errors import exit_on_user_error
 
 DEFAULT_MODEL = "runs/latest"
 
@@ -58,18 +58,12 @@ def _setup_logging(quiet: bool) -> None:
 
 
 def _friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn textcnn's own errors into one line on stderr and exit code 2 (other errors are bugs)."""
+    """Turn user errors into one line on stderr and exit code 2 (other errors are bugs)."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
+        with exit_on_user_error():
             return command(*args, **kwargs)
-        except TextCNNError as err:
-            click.echo(f"error: {err}", err=True)
-            sys.exit(2)
-        except UnicodeDecodeError as err:
-            click.echo(f"error: input is not valid UTF-8 (byte {err.start}); convert it to UTF-8", err=True)
-            sys.exit(2)
 
     return wrapper
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from textcnn.base.errors import TextCNNError
+from textcnn.base.errors import exit_on_user_error
 
 U = TypeVar("U")
 
@@ -21,13 +20,10 @@ def benchmark_parser(module: str, doc: str | None) -> argparse.ArgumentParser:
 
 
 def run_benchmark(main: Callable[[], object]) -> None:
-    """Run a benchmark's `main`, turning textcnn's own errors (data not found, bad vectors…) into one line on
-    stderr and exit code 2, as the textcnn command does; anything else is a bug and keeps its traceback."""
-    try:
+    """Run a benchmark's `main`, turning user errors (data not found, bad vectors…) into one line on stderr and
+    exit code 2, as the textcnn command does; anything else is a bug and keeps its traceback."""
+    with exit_on_user_error():
         main()
-    except TextCNNError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
 
 
 def stop_time(text: str | None, now: datetime | None = None) -> datetime | None:
