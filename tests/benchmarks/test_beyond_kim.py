@@ -70,6 +70,19 @@ def test_the_librarys_strong_recipe_is_one_of_the_measured_cells():
     assert strong_cell({"base": {}}) is None
 
 
+@pytest.mark.parametrize("candidate", STRONG_CANDIDATES)
+def test_promoting_a_candidate_names_its_measured_cell_and_adds_no_twin(monkeypatch, candidate):
+    monkeypatch.setitem(RECIPES, "strong", dict(recipes()[candidate]))
+    table = recipes()
+    assert strong_cell(table) == candidate and "strong" not in table
+    assert selected_recipes("strong") == [candidate]
+
+
+def test_a_strong_recipe_never_measured_gets_its_own_cell(monkeypatch):
+    monkeypatch.setitem(RECIPES, "strong", {"ensemble": 7})
+    assert selected_recipes("strong") == ["strong"] and recipes()["strong"] == {"ensemble": 7}
+
+
 def test_the_recipe_named_all_can_be_run_alone_and_every_runs_them_all():
     assert selected_recipes("all") == ["all"]
     assert selected_recipes("base,all-mixup") == ["base", "all-mixup"]
