@@ -310,7 +310,8 @@ def tables(datasets: list[str], args: argparse.Namespace) -> str:
         tfidf, fasttext = baseline(dataset, "tfidf"), baseline(dataset, "fasttext")
         margin = "pending"
         if recipe and tfidf is not None and fasttext is not None:
-            margin = f"{recipe['test'][0] - max(tfidf, fasttext):+.1f}"
+            # two decimals: the target is ≥ 1.0, and +0.98 must not print as +1.0
+            margin = f"{recipe['test'][0] - max(tfidf, fasttext):+.2f}"
         kim_text = "pending" if kim is None else f"{kim[0]}: {acc(kim[1])}"
         best_text = "pending" if best is None else f"{best[0]}: {acc(best[1])}"
         hours = "–" if recipe is None else f"{recipe['hours']:.2f}"
