@@ -4,6 +4,7 @@ from textcnn.base.config import (
     INGREDIENTS,
     PRESETS,
     RECIPES,
+    STRONG_ADVERSARIAL,
     STRONG_INGREDIENTS,
     DataConfig,
     TextCNNConfig,
@@ -79,14 +80,15 @@ def test_every_recipe_builds_a_valid_classifier_and_kim_is_the_defaults():
             TextCNNClassifier(**recipe_params(name)).config(config)  # the values pass the configs' checks
 
 
-def test_the_strong_recipe_is_its_ingredients_together():
-    assert recipe_params("strong") == combine(STRONG_INGREDIENTS)
+def test_the_strong_recipe_is_its_ingredients_with_adversarial_training_and_kims_optimiser():
+    assert recipe_params("strong") == {**combine(STRONG_INGREDIENTS), "adversarial": STRONG_ADVERSARIAL}
+    assert not {"optimizer", "lr", "epochs", "mixup"} & set(recipe_params("strong"))  # Kim's Adadelta, 25 epochs
     assert combine(["mixup", "ensemble3"]) == {**INGREDIENTS["mixup"], **INGREDIENTS["ensemble3"]}
 
 
 def test_recipe_params_is_a_copy_and_unknown_names_are_refused():
-    recipe_params("strong")["mixup"] = 0.9
-    assert RECIPES["strong"]["mixup"] != 0.9
+    recipe_params("strong")["ensemble"] = 9
+    assert RECIPES["strong"]["ensemble"] != 9
     with pytest.raises(ConfigError, match="recipe must be one of kim, strong"):
         recipe_params("fast")
     with pytest.raises(ConfigError, match="unknown ingredients"):
