@@ -96,6 +96,8 @@ PAIRS: tuple[tuple[str, str], ...] = (
     ("base+ensemble3+adversarial0.5", "base+adversarial0.5"),
     # two more seeds in the strong recipe's ensemble, where it misses the target (MR, SST-1)
     ("base+ensemble5+adversarial0.5", "base+ensemble3+adversarial0.5"),
+    # what searching Zhang & Wallace's settings on dev adds to Kim's recipe
+    ("base+search", "base"),
 )
 # the recipes compared for the library's `--recipe strong` (the first one, all-fasttext, and two with adversarial
 # training), by the mean dev accuracy over the datasets all of them have finished
