@@ -101,6 +101,9 @@ PAIRS: tuple[tuple[str, str], ...] = (
 )
 # the recipes compared for the library's `--recipe strong` (the first one, all-fasttext, and two with adversarial
 # training), by the mean dev accuracy over the datasets all of them have finished
+# adversarial training's step size ε on Kim's recipe (one model), scanned on dev around the strong recipe's 0.5: with
+# 50-d vectors and ~20 tokens, ε 0.5 moves each token by about 0.1 against vector norms of about 5
+ADVERSARIAL_SCAN: tuple[float, ...] = (1.0, 2.0, 4.0)
 STRONG_CANDIDATES: tuple[str, ...] = ("all-fasttext", "strong+adversarial0.5", "base+ensemble3+adversarial0.5")
 EVERY_RECIPE = "every"  # not "all": that is the name of the recipe with every ingredient
 
@@ -119,6 +122,7 @@ def recipes() -> dict[str, dict[str, Any]]:
     # misses the target (MR, SST-1)
     adversarial = STRONG_VARIATIONS["adversarial0.5"]
     table["base+adversarial0.5"] = dict(adversarial)
+    table.update({f"base+adversarial{epsilon:g}": {"adversarial": epsilon} for epsilon in ADVERSARIAL_SCAN})
     for size in (3, 5):
         table[f"base+ensemble{size}+adversarial0.5"] = {"ensemble": size, **adversarial}
     if strong_cell(table) is None:  # looked for among every cell, so that a measured one is never run twice
