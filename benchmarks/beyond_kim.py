@@ -98,6 +98,10 @@ PAIRS: tuple[tuple[str, str], ...] = (
     ("base+ensemble5+adversarial0.5", "base+ensemble3+adversarial0.5"),
     # what searching Zhang & Wallace's settings on dev adds to Kim's recipe
     ("base+search", "base"),
+    # the adversarial step size: each larger ε against the strong recipe's 0.5, on one model
+    ("base+adversarial1", "base+adversarial0.5"),
+    ("base+adversarial2", "base+adversarial0.5"),
+    ("base+adversarial4", "base+adversarial0.5"),
 )
 # the recipes compared for the library's `--recipe strong` (the first one, all-fasttext, and two with adversarial
 # training), by the mean dev accuracy over the datasets all of them have finished

@@ -7,6 +7,7 @@ import pytest
 
 import benchmarks.beyond_kim as beyond_kim
 from benchmarks.beyond_kim import (
+    ADVERSARIAL_SCAN,
     EVERY_RECIPE,
     FIRST_STRONG,
     PAIRS,
@@ -50,6 +51,12 @@ def test_each_variation_of_the_strong_recipe_changes_only_its_own_settings():
         assert {key: value for key, value in variation.items() if key not in params} == {
             key: value for key, value in FIRST_STRONG.items() if key not in params}
     assert table["base+ensemble3+adversarial0.5"] == {**INGREDIENTS["ensemble3"], "adversarial": 0.5}
+
+
+def test_the_adversarial_scan_changes_only_the_step_size_of_kims_recipe():
+    table = recipes()
+    assert [table[f"base+adversarial{epsilon:g}"] for epsilon in (0.5, *ADVERSARIAL_SCAN)] == [
+        {"adversarial": epsilon} for epsilon in (0.5, *ADVERSARIAL_SCAN)]
 
 
 def test_a_cell_counts_only_when_complete_and_strong_is_chosen_by_dev_not_test():
