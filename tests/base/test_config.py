@@ -86,6 +86,12 @@ def test_the_strong_recipe_is_its_ingredients_with_adversarial_training_and_kims
     assert combine(["mixup", "ensemble3"]) == {**INGREDIENTS["mixup"], **INGREDIENTS["ensemble3"]}
 
 
+def test_the_adam_recipes_are_the_optimiser_ingredient_alone_and_with_the_first_strong_recipe():
+    assert recipe_params("adam") == INGREDIENTS["adam"]
+    assert recipe_params("strong-adam") == {**combine(["ensemble3", "mixup", "adam"]),
+                                            "adversarial": STRONG_ADVERSARIAL}
+
+
 def test_recipe_params_is_a_copy_and_unknown_names_are_refused():
     recipe_params("strong")["ensemble"] = 9
     assert RECIPES["strong"]["ensemble"] != 9

@@ -59,6 +59,12 @@ def test_the_adversarial_scan_changes_only_the_step_size_of_kims_recipe():
         {"adversarial": epsilon} for epsilon in (0.5, *ADVERSARIAL_SCAN)]
 
 
+def test_every_named_recipe_is_a_measured_cell():
+    table = recipes()
+    assert table["base"] == RECIPES["kim"] and table["base+adam"] == RECIPES["adam"]
+    assert table["strong+adversarial0.5"] == RECIPES["strong-adam"]
+
+
 def test_a_cell_counts_only_when_complete_and_strong_is_chosen_by_dev_not_test():
     runs = [{"best_dev_acc": 0.80, "test_acc": 0.70, "wall_seconds": 360}, {"best_dev_acc": 0.82, "test_acc": 0.72,
                                                                            "wall_seconds": 360}]
