@@ -102,12 +102,19 @@ PAIRS: tuple[tuple[str, str], ...] = (
     ("base+adversarial1", "base+adversarial0.5"),
     ("base+adversarial2", "base+adversarial0.5"),
     ("base+adversarial4", "base+adversarial0.5"),
+    # a random 250-d channel beside GloVe 50-d, alone and in the strong recipe
+    ("base+rand250", "base"),
+    ("base+ensemble3+adversarial0.5+rand250", "base+ensemble3+adversarial0.5"),
 )
 # the recipes compared for the library's `--recipe strong` (the first one, all-fasttext, and two with adversarial
 # training), by the mean dev accuracy over the datasets all of them have finished
 # adversarial training's step size ε on Kim's recipe (one model), scanned on dev around the strong recipe's 0.5: with
 # 50-d vectors and ~20 tokens, ε 0.5 moves each token by about 0.1 against vector norms of about 5
 ADVERSARIAL_SCAN: tuple[float, ...] = (1.0, 2.0, 4.0)
+# a randomly initialised 250-d channel beside GloVe's 50 dimensions (extra_vectors "rand:250"): Kim's k = 300 of
+# capacity, half of which starts from vectors; Kim's `rand` (300-d) is within half a point of `non-static` (50-d)
+# on MR, CR and SST, so the small vectors may be what holds the model back
+RANDOM_CHANNEL: dict[str, Any] = {"extra_vectors": ("rand:250",)}
 STRONG_CANDIDATES: tuple[str, ...] = ("all-fasttext", "strong+adversarial0.5", "base+ensemble3+adversarial0.5")
 EVERY_RECIPE = "every"  # not "all": that is the name of the recipe with every ingredient
 
@@ -127,6 +134,8 @@ def recipes() -> dict[str, dict[str, Any]]:
     adversarial = STRONG_VARIATIONS["adversarial0.5"]
     table["base+adversarial0.5"] = dict(adversarial)
     table.update({f"base+adversarial{epsilon:g}": {"adversarial": epsilon} for epsilon in ADVERSARIAL_SCAN})
+    table["base+rand250"] = dict(RANDOM_CHANNEL)
+    table["base+ensemble3+adversarial0.5+rand250"] = {"ensemble": 3, **adversarial, **RANDOM_CHANNEL}
     for size in (3, 5):
         table[f"base+ensemble{size}+adversarial0.5"] = {"ensemble": size, **adversarial}
     if strong_cell(table) is None:  # looked for among every cell, so that a measured one is never run twice

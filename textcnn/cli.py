@@ -277,7 +277,8 @@ Examples:
 @click.option("--vectors", help="word2vec (.bin/.txt), GloVe .txt, fastText .vec, gensim .kv, or gensim-data:NAME.")
 @click.option("--extra-vectors", multiple=True,
               help="Repeatable: another vector set as its own fine-tuned channel (any size): a file as for "
-                   "--vectors, or word2vec:DIM / fasttext:DIM trained on the training texts.")
+                   "--vectors, word2vec:DIM / fasttext:DIM trained on the training texts, or rand:DIM (random, "
+                   "as the rand variant).")
 @click.option("--filter-sizes", default="3,4,5", show_default=True, callback=_int_list, help="Widths from 1..5.")
 @click.option("--n-filters", default=100, show_default=True, help="Feature maps per width.")
 @click.option("--embedding-dim", default=300, show_default=True, help="For rand (and trained word2vec).")

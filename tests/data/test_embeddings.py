@@ -417,6 +417,14 @@ def test_extra_vectors_are_trained_here_or_read_from_a_file(glove_path):
         resolve_extra_vectors("fasttext:8", words, None, seed=0, deterministic=True)
 
 
+def test_a_rand_extra_channel_has_no_vectors_and_needs_no_training_texts():
+    from textcnn.data.embeddings import is_random_source, resolve_extra_vectors
+
+    empty = resolve_extra_vectors("rand:12", ["<pad>", "<unk>", "film"], None, seed=0, deterministic=True)
+    assert empty.vector_size == 12 and len(empty) == 0
+    assert is_random_source("rand:12") and not is_random_source("fasttext:12") and not is_random_source("rand.txt")
+
+
 def test_extra_vectors_must_be_a_list_of_sources():
     from textcnn.base.config import DataConfig
     from textcnn.base.errors import ConfigError

@@ -3,6 +3,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.model_selection import cross_val_score
 
@@ -253,6 +254,19 @@ def _english():
     from tests.conftest import NEGATIVE, POSITIVE
 
     return POSITIVE + NEGATIVE, ["pos"] * 10 + ["neg"] * 10
+
+
+def test_a_rand_extra_channel_is_drawn_like_kims_rand_per_seed_and_fine_tuned(recwarn):
+    texts, labels = _english()
+    params = {**TINY, "epochs": 1, "embedding_dim": 4, "extra_vectors": ["rand:6"]}
+    first, again, other = (TextCNNClassifier(**{**params, "seed": seed}).fit(texts, labels) for seed in (0, 0, 1))
+    rows = first.module_.extra[0].weight.detach()  # (V, 6), after one epoch of fine-tuning
+    assert rows.shape == (len(first.vocab_), 6) and not rows[0].any()  # <pad> stays zero
+    assert rows[1:].abs().max() < 0.3 and rows[1:].std() > 0.1  # drawn from U[-0.25, 0.25], Kim's rand
+    torch.testing.assert_close(again.module_.extra[0].weight, first.module_.extra[0].weight)
+    assert not torch.equal(other.module_.extra[0].weight, first.module_.extra[0].weight)
+    assert first.module_.extra[0].weight.requires_grad
+    assert not [w for w in recwarn if "coverage" in str(w.message)]
 
 
 def test_extra_vector_channels_are_saved_and_loaded_with_their_sizes(tmp_path, glove_path):

@@ -133,8 +133,9 @@ class DataConfig(BatchConfig):
     vectors: Any = None
     oov_init: str = "uniform"  # one of OOV_INITS
     # more vector sets, each its own fine-tuned channel of its own size beside the variant's (Yin & Schütze 2015,
-    # multichannel-variable CNN): a vectors file as for `vectors`, or "word2vec:DIM" / "fasttext:DIM" to train
-    # such vectors on the training texts (fastText's subword vectors also cover words seen too rarely to learn)
+    # multichannel-variable CNN): a vectors file as for `vectors`, "word2vec:DIM" / "fasttext:DIM" to train such
+    # vectors on the training texts (fastText's subword vectors also cover words seen too rarely to learn), or
+    # "rand:DIM", a channel initialised at random as in the rand variant
     extra_vectors: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:

@@ -17,6 +17,7 @@ from ..data.batches import TokenBatches
 from ..data.embeddings import (
     VECTORS_ENV,
     build_embedding_matrix,
+    is_random_source,
     resolve_extra_vectors,
     resolve_vectors,
     save_vectors,
@@ -192,8 +193,11 @@ class TextCNNClassifier(CNNClassifierBase):
         matrix, self.coverage_ = build_embedding_matrix(
             self.vocab_.itos, vectors, dim, counts=self.vocab_.counts, oov_init=self.oov_init, generator=generator,
         )
-        extra_matrices = [build_embedding_matrix(self.vocab_.itos, kv, kv.vector_size, counts=self.vocab_.counts,
-                                                 oov_init=self.oov_init, generator=generator)[0] for kv in extras]
+        # a "rand:DIM" channel is passed as no vectors: every row random, and no low-coverage warning
+        extra_matrices = [build_embedding_matrix(self.vocab_.itos, None if is_random_source(source) else kv,
+                                                 kv.vector_size, counts=self.vocab_.counts, oov_init=self.oov_init,
+                                                 generator=generator)[0]
+                          for source, kv in zip(self.data_config().extra_vectors, extras, strict=True)]
         torch.manual_seed(seed)  # the conv and linear initialisation: same seed, same model
         config = TextCNNConfig(**{**vars(model_cfg), "embedding_dim": dim,
                                   "extra_dims": tuple(kv.vector_size for kv in extras)})
