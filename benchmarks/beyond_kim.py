@@ -112,8 +112,8 @@ PAIRS: tuple[tuple[str, str], ...] = (
 # 50-d vectors and ~20 tokens, ε 0.5 moves each token by about 0.1 against vector norms of about 5
 ADVERSARIAL_SCAN: tuple[float, ...] = (1.0, 2.0, 4.0)
 # a randomly initialised 250-d channel beside GloVe's 50 dimensions (extra_vectors "rand:250"): Kim's k = 300 of
-# capacity, half of which starts from vectors; Kim's `rand` (300-d) is within half a point of `non-static` (50-d)
-# on MR, CR and SST, so the small vectors may be what holds the model back
+# capacity, a sixth of which starts from vectors; Kim's `rand` (300-d) is within half a point of `non-static` (50-d)
+# on MR and SST, so the small vectors may be what holds the model back there
 RANDOM_CHANNEL: dict[str, Any] = {"extra_vectors": ("rand:250",)}
 STRONG_CANDIDATES: tuple[str, ...] = ("all-fasttext", "strong+adversarial0.5", "base+ensemble3+adversarial0.5")
 EVERY_RECIPE = "every"  # not "all": that is the name of the recipe with every ingredient
