@@ -106,8 +106,6 @@ PAIRS: tuple[tuple[str, str], ...] = (
     ("base+rand250", "base"),
     ("base+ensemble3+adversarial0.5+rand250", "base+ensemble3+adversarial0.5"),
 )
-# the recipes compared for the library's `--recipe strong` (the first one, all-fasttext, and two with adversarial
-# training), by the mean dev accuracy over the datasets all of them have finished
 # adversarial training's step size ε on Kim's recipe (one model), scanned on dev around the strong recipe's 0.5: with
 # 50-d vectors and ~20 tokens, ε 0.5 moves each token by about 0.1 against vector norms of about 5
 ADVERSARIAL_SCAN: tuple[float, ...] = (1.0, 2.0, 4.0)
@@ -115,6 +113,8 @@ ADVERSARIAL_SCAN: tuple[float, ...] = (1.0, 2.0, 4.0)
 # capacity, a sixth of which starts from vectors; Kim's `rand` (300-d) is within half a point of `non-static` (50-d)
 # on MR and SST, so the small vectors may be what holds the model back there
 RANDOM_CHANNEL: dict[str, Any] = {"extra_vectors": ("rand:250",)}
+# the recipes compared for the library's `--recipe strong` (the first one, all-fasttext, and two with adversarial
+# training), by the mean dev accuracy over the datasets all of them have finished
 STRONG_CANDIDATES: tuple[str, ...] = ("all-fasttext", "strong+adversarial0.5", "base+ensemble3+adversarial0.5")
 EVERY_RECIPE = "every"  # not "all": that is the name of the recipe with every ingredient
 
