@@ -12,7 +12,9 @@ Ingredients (each one switch of the library):
 The ingredients are declared once, in textcnn.base.config.INGREDIENTS. Recipes: `base`, `base+<ingredient>` for
 each ingredient, `all` (every ingredient), `all-<ingredient>` (the ablation: what removing one ingredient from
 `all` costs), `base+<a>+<b>` for the compositions in CANDIDATES, and `strong+<variation>` for the settings in
-STRONG_VARIATIONS tried on top of the strong recipe, and `base+search`: `textcnn search`'s 12 trials of filter widths,
+STRONG_VARIATIONS tried on top of the strong recipe, `base+adversarial<ε>` for adversarial training alone at the
+step sizes of ADVERSARIAL_SCAN, `base+rand250` and `base+ensemble3+adversarial0.5+rand250` for a random 250-d channel
+beside the vectors (RANDOM_CHANNEL), and `base+search`: `textcnn search`'s 12 trials of filter widths,
 maps, dropout and learning rate scored on the unit's dev split, then the best settings trained on the unit (a
 unit cut off keeps its finished trials and its final fit resumes). The table's main column is the library's
 `--recipe strong` (textcnn.base.config.RECIPES; one of the recipes above, or its own `strong` cell); beside it,
