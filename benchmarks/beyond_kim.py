@@ -136,10 +136,10 @@ def recipes() -> dict[str, dict[str, Any]]:
     adversarial = STRONG_VARIATIONS["adversarial0.5"]
     table["base+adversarial0.5"] = dict(adversarial)
     table.update({f"base+adversarial{epsilon:g}": {"adversarial": epsilon} for epsilon in ADVERSARIAL_SCAN})
-    table["base+rand250"] = dict(RANDOM_CHANNEL)
-    table["base+ensemble3+adversarial0.5+rand250"] = {"ensemble": 3, **adversarial, **RANDOM_CHANNEL}
     for size in (3, 5):
         table[f"base+ensemble{size}+adversarial0.5"] = {"ensemble": size, **adversarial}
+    table["base+rand250"] = dict(RANDOM_CHANNEL)
+    table["base+ensemble3+adversarial0.5+rand250"] = {**table["base+ensemble3+adversarial0.5"], **RANDOM_CHANNEL}
     if strong_cell(table) is None:  # looked for among every cell, so that a measured one is never run twice
         table["strong"] = dict(RECIPES["strong"])
     table.update({name: {} for name in SEARCHED})  # base's parameters, then the searched ones
