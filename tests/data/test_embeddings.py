@@ -405,24 +405,26 @@ def test_extra_vectors_are_trained_here_or_read_from_a_file(glove_path):
 
     tokens = [["a", "good", "film"], ["a", "bad", "film"]] * 5
     words = ["<pad>", "<unk>", "a", "good", "film", "bad", "unseen"]
-    subword = resolve_extra_vectors("fasttext:8", words, tokens, seed=0, deterministic=True)
-    assert subword.vector_size == 8 and set(subword.key_to_index) == set(words[2:])  # "unseen" too: its n-grams
-    cbow = resolve_extra_vectors("word2vec:6", words, tokens, seed=0, deterministic=True)
-    assert cbow.vector_size == 6 and "unseen" not in cbow.key_to_index
-    again = resolve_extra_vectors("word2vec:6", words, tokens, seed=0, deterministic=True)
+    subword, size = resolve_extra_vectors("fasttext:8", words, tokens, seed=0, deterministic=True)
+    assert size == subword.vector_size == 8 and set(subword.key_to_index) == set(words[2:])  # "unseen" too: its n-grams
+    cbow, size = resolve_extra_vectors("word2vec:6", words, tokens, seed=0, deterministic=True)
+    assert size == cbow.vector_size == 6 and "unseen" not in cbow.key_to_index
+    again, _ = resolve_extra_vectors("word2vec:6", words, tokens, seed=0, deterministic=True)
     np.testing.assert_array_equal(cbow["film"], again["film"])  # one worker and a seed: repeatable
-    glove = resolve_extra_vectors(glove_path, words, tokens, seed=0, deterministic=True)
-    assert glove.vector_size == 50 and set(glove.key_to_index) <= set(words)  # only the vocabulary is read
+    glove, size = resolve_extra_vectors(glove_path, words, tokens, seed=0, deterministic=True)
+    assert size == glove.vector_size == 50 and set(glove.key_to_index) <= set(words)  # only the vocabulary is read
     with pytest.raises(ConfigError, match="trained on the training texts"):
         resolve_extra_vectors("fasttext:8", words, None, seed=0, deterministic=True)
 
 
 def test_a_rand_extra_channel_has_no_vectors_and_needs_no_training_texts():
-    from textcnn.data.embeddings import is_random_source, resolve_extra_vectors
+    from textcnn.base.errors import VectorsError
+    from textcnn.data.embeddings import resolve_extra_vectors
 
-    empty = resolve_extra_vectors("rand:12", ["<pad>", "<unk>", "film"], None, seed=0, deterministic=True)
-    assert empty.vector_size == 12 and len(empty) == 0
-    assert is_random_source("rand:12") and not is_random_source("fasttext:12") and not is_random_source("rand.txt")
+    words = ["<pad>", "<unk>", "film"]
+    assert resolve_extra_vectors("rand:12", words, None, seed=0, deterministic=True) == (None, 12)
+    with pytest.raises(VectorsError):  # not "rand:DIM": a file name, which must exist
+        resolve_extra_vectors("rand.txt", words, None, seed=0, deterministic=True)
 
 
 def test_extra_vectors_must_be_a_list_of_sources():

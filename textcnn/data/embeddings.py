@@ -407,39 +407,34 @@ def train_fasttext(
 _TRAINED_SOURCE = re.compile(r"^(word2vec|fasttext|rand):([1-9][0-9]*)$")
 
 
-def is_random_source(source: str) -> bool:
-    """Whether an `extra_vectors` entry is "rand:DIM": a channel with no vectors, every row random."""
-    trained = _TRAINED_SOURCE.match(source)
-    return trained is not None and trained.group(1) == "rand"
-
-
 def resolve_extra_vectors(
     source: str, words: Sequence[str], tokens: Sequence[Sequence[str]] | None, *, seed: int, deterministic: bool,
-) -> KeyedVectors:
-    """The vectors of one `DataConfig.extra_vectors` entry: a file (as `load_vectors` reads), "word2vec:DIM" /
-    "fasttext:DIM" trained here on `tokens`, or "rand:DIM", no vectors at all (every row random, as in Kim's `rand`
-    variant). A fastText model gives every word of `words` a vector (from its character n-grams), so the channel
-    has no random rows but the special ones."""
+) -> tuple[KeyedVectors | None, int]:
+    """(vectors, channel size) of one `DataConfig.extra_vectors` entry: a file (as `load_vectors` reads),
+    "word2vec:DIM" / "fasttext:DIM" trained here on `tokens`, or "rand:DIM", no vectors at all (None: every row
+    random, as in Kim's `rand` variant). A fastText model gives every word of `words` a vector (from its character
+    n-grams), so the channel has no random rows but the special ones."""
     trained = _TRAINED_SOURCE.match(source)
     if trained is None:
-        return load_vectors(source, words=words)
+        loaded = load_vectors(source, words=words)
+        return loaded, loaded.vector_size
     from gensim.models import KeyedVectors
 
     kind, dim = trained.group(1), int(trained.group(2))
-    if kind == "rand":  # an empty set of the channel's size: build_embedding_matrix draws every row
-        return KeyedVectors(vector_size=dim)
+    if kind == "rand":
+        return None, dim
     if tokens is None:
         raise ConfigError(f"extra vectors {source!r} are trained on the training texts, which this path does not "
                           "keep in memory (--on-disk); give a vectors file instead")
     workers = 1 if deterministic else min(4, os.cpu_count() or 1)
     if kind == "word2vec":
-        return train_word2vec(tokens, dim, seed=seed, workers=workers)
+        return train_word2vec(tokens, dim, seed=seed, workers=workers), dim
     subword = train_fasttext(tokens, dim, seed=seed, workers=workers)
     vocabulary = list(words[2:])  # not <pad>/<unk>: rows 0-1 stay special
     vectors = KeyedVectors(vector_size=dim)
     if vocabulary:  # every word gets a vector: its own, or (rarer than min_count) one built from its n-grams
         vectors.add_vectors(vocabulary, np.stack([subword[w] for w in vocabulary]))
-    return vectors
+    return vectors, dim
 
 
 def vectors_source(vectors: Any) -> Any:

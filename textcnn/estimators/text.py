@@ -17,7 +17,6 @@ from ..data.batches import TokenBatches
 from ..data.embeddings import (
     VECTORS_ENV,
     build_embedding_matrix,
-    is_random_source,
     resolve_extra_vectors,
     resolve_vectors,
     save_vectors,
@@ -193,19 +192,17 @@ class TextCNNClassifier(CNNClassifierBase):
         matrix, self.coverage_ = build_embedding_matrix(
             self.vocab_.itos, vectors, dim, counts=self.vocab_.counts, oov_init=self.oov_init, generator=generator,
         )
-        # a "rand:DIM" channel is passed as no vectors: every row random, and no low-coverage warning
-        extra_matrices = [build_embedding_matrix(self.vocab_.itos, None if is_random_source(source) else kv,
-                                                 kv.vector_size, counts=self.vocab_.counts, oov_init=self.oov_init,
-                                                 generator=generator)[0]
-                          for source, kv in zip(self.data_config().extra_vectors, extras, strict=True)]
+        extra_matrices = [build_embedding_matrix(self.vocab_.itos, kv, extra_dim, counts=self.vocab_.counts,
+                                                 oov_init=self.oov_init, generator=generator)[0]
+                          for kv, extra_dim in extras]
         torch.manual_seed(seed)  # the conv and linear initialisation: same seed, same model
         config = TextCNNConfig(**{**vars(model_cfg), "embedding_dim": dim,
-                                  "extra_dims": tuple(kv.vector_size for kv in extras)})
+                                  "extra_dims": tuple(extra_dim for _, extra_dim in extras)})
         return TextCNN(config, len(self.vocab_), len(self.classes_), matrix, extra_matrices)
 
     def _resolved_vectors(self) -> tuple[Any, Any, list[Any]]:
-        """(vectors or None, the word2vec model trained here or None, the extra_vectors' KeyedVectors), resolved
-        on first use in a fit."""
+        """(vectors or None, the word2vec model trained here or None, each extra_vectors channel's (KeyedVectors or
+        None, size)), resolved on first use in a fit."""
         if getattr(self, "_vectors_cache", None) is None:
             tokens = getattr(self, "_training_tokens", None)
             vectors, word2vec = None, None
