@@ -418,8 +418,6 @@ def resolve_extra_vectors(
     if trained is None:
         loaded = load_vectors(source, words=words)
         return loaded, loaded.vector_size
-    from gensim.models import KeyedVectors
-
     kind, dim = trained.group(1), int(trained.group(2))
     if kind == "rand":
         return None, dim
@@ -429,6 +427,8 @@ def resolve_extra_vectors(
     workers = 1 if deterministic else min(4, os.cpu_count() or 1)
     if kind == "word2vec":
         return train_word2vec(tokens, dim, seed=seed, workers=workers), dim
+    from gensim.models import KeyedVectors
+
     subword = train_fasttext(tokens, dim, seed=seed, workers=workers)
     vocabulary = list(words[2:])  # not <pad>/<unk>: rows 0-1 stay special
     vectors = KeyedVectors(vector_size=dim)
