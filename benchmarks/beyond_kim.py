@@ -27,13 +27,15 @@ Units are those of the Kim table (benchmarks.reproduce_kim: SST on phrases with 
 10-fold CV; zh_reviews its own split, 3 seeds), written one JSON per unit to
 benchmarks/results/beyond_kim/<dataset>/<recipe>/<unit>.json, skipped when present and resumed when cut off
 (state under runs/benchmarks/beyond_kim/), so the run can be stopped and restarted, and several processes (one
-thread each) can share it. Kim's best variant is read from benchmarks/results/kim_table2/ (the variant with the best
-mean dev accuracy; for zh_reviews from benchmarks/results/zh_reviews/), the baselines from
+thread each) can share it: `--workers N` starts N-1 copies of the command and writes the tables once all of them
+have finished. Kim's best variant is read from benchmarks/results/kim_table2/ (the variant with the best mean dev
+accuracy; for zh_reviews from benchmarks/results/zh_reviews/), the baselines from
 benchmarks/results/baselines/.
 
     TEXTCNN_DATA=../shared/data OMP_NUM_THREADS=1 python -m benchmarks.beyond_kim --datasets trec --recipes base,strong
     TEXTCNN_DATA=../shared/data OMP_NUM_THREADS=1 python -m benchmarks.beyond_kim --datasets cr --recipes every
     TEXTCNN_DATA=../shared/data OMP_NUM_THREADS=1 python -m benchmarks.beyond_kim --datasets mr --stop-at 04:05
+    TEXTCNN_DATA=../shared/data python -m benchmarks.beyond_kim --datasets sst1 --device cuda --workers 6
     TEXTCNN_DATA=../shared/data python -m benchmarks.beyond_kim --table-only
 
 `--stop-at HH:MM` starts no unit that would not end by then (judged by the cell's mean unit time so far), so a run
@@ -46,13 +48,22 @@ import argparse
 import json
 import logging
 import os
+import sys
 import time
 from functools import partial
 from typing import Any
 
 import torch
 
-from benchmarks.common.cli import benchmark_parser, run_benchmark, stop_time, units_before
+from benchmarks.common.cli import (
+    WORKER_FLAG,
+    add_worker_args,
+    benchmark_parser,
+    copies_of_this_run,
+    run_benchmark,
+    stop_time,
+    units_before,
+)
 from benchmarks.common.kim import KIM_DATASETS, KIM_TABLE2, VARIANTS, baseline_result, parse_list, units_for
 from benchmarks.common.machine import describe_machine
 from benchmarks.common.paths import RESULTS, STATES
@@ -379,14 +390,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--table-only", action="store_true", help="only rebuild the tables from finished units")
     parser.add_argument("--stop-at", type=stop_time, metavar="HH:MM",
                         help="start no unit that would not end by this local time (by the cell's mean unit time)")
+    add_worker_args(parser)
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    shared = args.workers > 1 or args.worker
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s " + "[%(process)d] " * shared + "%(message)s")
     datasets = parse_list(args.datasets, DATASETS)
     names = selected_recipes(args.recipes)
     if not args.table_only:
-        for dataset in datasets:
-            for recipe in names:
-                run_cell(dataset, recipe, args)
+        if shared:
+            torch.set_num_threads(1)
+        copies = 0 if args.worker else args.workers - 1
+        with copies_of_this_run(__spec__.name, [a for a in argv if a != WORKER_FLAG], copies):
+            for dataset in datasets:
+                for recipe in names:
+                    run_cell(dataset, recipe, args)
+    if args.worker:
+        return
     text = tables(list(DATASETS), args)
     (RESULTS / "beyond_kim.md").write_text(text + "\n")
     print(text)

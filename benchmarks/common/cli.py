@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Callable, Iterable, Iterator
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -51,3 +55,45 @@ def units_before(units: Iterable[U], deadline: datetime | None, done: Callable[[
                              f"{deadline:%H:%M}")
                 return
         yield unit
+
+
+WORKER_FLAG = "--worker"  # marks a copy started by `copies_of_this_run`: it trains, starts no copies, writes no table
+
+
+def add_worker_args(parser: argparse.ArgumentParser) -> None:
+    """`--workers N` (N processes share the run) and the hidden flag its copies carry."""
+    parser.add_argument("--workers", type=positive_int, default=1,
+                        help="processes that share the units, one thread each (this one and N-1 copies; the "
+                             "table is written once all have finished)")
+    parser.add_argument(WORKER_FLAG, action="store_true", help=argparse.SUPPRESS)
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1; got {value}")
+    return value
+
+
+@contextmanager
+def copies_of_this_run(module: str, argv: Sequence[str], copies: int) -> Iterator[list[subprocess.Popen]]:
+    """Start `copies` more processes of `python -m module argv --worker`, one thread each, and wait for them on
+    exit. Units are claimed one process at a time (textcnn.jobs.units), so the copies split the work; if this
+    process fails or is stopped, they get SIGTERM and stop at their next step, keeping their resume states."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    children = [subprocess.Popen([sys.executable, "-m", module, *argv, WORKER_FLAG], env=env) for _ in range(copies)]
+    if children:
+        logging.info("started %d more worker(s): pids %s", copies, ", ".join(str(c.pid) for c in children))
+    try:
+        yield children
+    except BaseException:
+        for child in children:
+            child.terminate()
+        raise
+    finally:
+        for child in children:
+            child.wait()
+    failed = [c.pid for c in children if c.returncode != 0]
+    if failed:
+        raise SystemExit(f"worker(s) {', '.join(map(str, failed))} failed; their units keep their resume states, "
+                         "so running the same command again continues them")
