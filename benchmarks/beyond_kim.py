@@ -35,7 +35,7 @@ benchmarks/results/baselines/.
     TEXTCNN_DATA=../shared/data OMP_NUM_THREADS=1 python -m benchmarks.beyond_kim --datasets trec --recipes base,strong
     TEXTCNN_DATA=../shared/data OMP_NUM_THREADS=1 python -m benchmarks.beyond_kim --datasets cr --recipes every
     TEXTCNN_DATA=../shared/data OMP_NUM_THREADS=1 python -m benchmarks.beyond_kim --datasets mr --stop-at 04:05
-    TEXTCNN_DATA=../shared/data python -m benchmarks.beyond_kim --datasets sst1 --device cuda --workers 6
+    TEXTCNN_DATA=../shared/data OMP_NUM_THREADS=1 python -m benchmarks.beyond_kim --datasets subj,mpqa --workers 2
     TEXTCNN_DATA=../shared/data python -m benchmarks.beyond_kim --table-only
 
 `--stop-at HH:MM` starts no unit that would not end by then (judged by the cell's mean unit time so far), so a run
@@ -56,7 +56,6 @@ from typing import Any
 import torch
 
 from benchmarks.common.cli import (
-    WORKER_FLAG,
     add_worker_args,
     benchmark_parser,
     copies_of_this_run,
@@ -401,7 +400,7 @@ def main(argv: list[str] | None = None) -> None:
         if shared:
             torch.set_num_threads(1)
         copies = 0 if args.worker else args.workers - 1
-        with copies_of_this_run(__spec__.name, [a for a in argv if a != WORKER_FLAG], copies):
+        with copies_of_this_run(__spec__.name, argv, copies):
             for dataset in datasets:
                 for recipe in names:
                     run_cell(dataset, recipe, args)
