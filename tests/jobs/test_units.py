@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from textcnn.base.errors import CheckpointError
+from tests.conftest import NEGATIVE, POSITIVE
+from textcnn.base.errors import CheckpointError, TrainingInterrupted
+from textcnn.estimators.text import TextCNNClassifier
 from textcnn.jobs.units import CLAIM, JOURNAL, UnitState, claim_unit, release_unit, run_unit, run_units
 
 
@@ -104,6 +106,23 @@ def test_earlier_seconds_are_summed_from_the_resume_state_and_added_to_the_resul
     metrics = run_unit(tmp_path / "seed6.json", folder, train)
     assert train.states[0].resume and metrics["train_seconds"] == 13.75
     assert json.loads((tmp_path / "seed6.json").read_text())["train_seconds"] == 13.75
+
+
+def test_an_ensemble_cut_off_in_a_later_member_counts_every_member_s_epochs(tmp_path):
+    """A unit stopped in ensemble member 1 resumes with the seconds of member 0's and member 1's epochs."""
+    epochs = []
+
+    def stop_in_member_1(record) -> None:  # called once the epoch's state is saved
+        epochs.append(record)
+        if len(epochs) == 3 + 2:
+            raise TrainingInterrupted("stopped in member 1 after epoch 2")
+
+    clf = TextCNNClassifier(variant="rand", embedding_dim=8, n_filters=4, filter_sizes=(1, 2), epochs=3,
+                            batch_size=10, device="cpu", ensemble=3)
+    with pytest.raises(TrainingInterrupted):
+        clf.fit(POSITIVE + NEGATIVE, ["pos"] * len(POSITIVE) + ["neg"] * len(NEGATIVE),
+                checkpoint_dir=tmp_path / "seed0", on_epoch=stop_in_member_1)
+    assert UnitState.read(tmp_path / "seed0").earlier_seconds == pytest.approx(sum(e.seconds for e in epochs))
 
 
 def test_the_seconds_key_names_the_field_that_gets_the_earlier_seconds(tmp_path):

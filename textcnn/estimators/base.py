@@ -31,7 +31,7 @@ from ..storage.rundir import TASKS, SavedRun, check_resumable, describe_run, loa
 from ..training import distributed
 from ..training.loop import EpochRecord, FitResult, fit_model, predict_logits, resolve_device
 from ..training.objective import balanced_weights, dev_score
-from ..training.resume import RESUME_DIR, has_train_state
+from ..training.resume import RESUME_DIR, has_train_state, member_resume_dir
 from .labels import (
     encode_label_sets,
     label_matrix,
@@ -187,7 +187,7 @@ class CNNClassifierBase(ClassifierMixin, BaseEstimator):
         members, results = [], []
         for i in range(config.ensemble):
             member = self.module_ if i == 0 else self._member(self.seed + i)
-            folder = None if resume_dir is None else resume_dir if i == 0 else resume_dir / f"member{i}"
+            folder = None if resume_dir is None else member_resume_dir(resume_dir, i)
             resumed = resume and folder is not None and has_train_state(folder)
             log.info("ensemble member %d/%d (seed %d)", i + 1, config.ensemble, config.seed + i)
             results.append(fit_model(member, train, dataclasses.replace(config, seed=config.seed + i), dev=dev,

@@ -32,7 +32,7 @@ from ..base.atomic import read_json, write_json
 from ..base.errors import CheckpointError, TrainingInterrupted
 from ..storage.card import JOB, write_model_card
 from ..storage.rundir import CONFIG, LABELS, prepare_run_dir
-from ..training.resume import RESUME_DIR, STATE, has_train_state
+from ..training.resume import RESUME_DIR, has_train_state, trained_seconds
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +49,14 @@ class UnitState:
 
     folder: Path
     resume: bool
-    earlier_seconds: float  # the epochs the earlier processes trained, from the resume state's history
+    earlier_seconds: float  # the epochs the earlier processes trained (every ensemble member's), from the histories
 
     @classmethod
     def read(cls, folder: str | os.PathLike, resume: bool = True) -> UnitState:
         """The state in `folder`; with `resume` False (a fresh start) any resume state there is ignored."""
         folder = Path(folder)
         resume = resume and has_train_state(folder / RESUME_DIR)
-        history = read_json(folder / RESUME_DIR / STATE)["history"] if resume else []
-        return cls(folder, resume, sum(epoch["seconds"] for epoch in history))
+        return cls(folder, resume, trained_seconds(folder / RESUME_DIR) if resume else 0.0)
 
 
 def claim_unit(folder: str | os.PathLike) -> int:

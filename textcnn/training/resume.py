@@ -48,6 +48,17 @@ class TrainState:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
+def member_resume_dir(resume_dir: Path, member: int) -> Path:
+    """The resume folder of ensemble member `member`: `resume_dir` itself for member 0, `resume_dir`/member<i> else."""
+    return resume_dir if member == 0 else resume_dir / f"member{member}"
+
+
+def trained_seconds(resume_dir: Path) -> float:
+    """The seconds of every epoch committed under `resume_dir`, summed over all ensemble members' states."""
+    states = [Path(resume_dir) / STATE, *sorted(Path(resume_dir).glob(f"member*/{STATE}"))]
+    return sum(epoch["seconds"] for path in states if path.is_file() for epoch in read_json(path)["history"])
+
+
 def has_train_state(folder: Path) -> bool:
     """True when `folder` (a run's resume/ folder) holds a committed state."""
     return (Path(folder) / STATE).is_file()
