@@ -97,6 +97,7 @@ def test_an_interrupted_ensemble_resumes_at_the_member_it_had_reached(tmp_path, 
                                                         resume=True)
     straight = TextCNNClassifier(**TINY, ensemble=3).fit(TEXTS, LABELS, dev=dev)
     np.testing.assert_allclose(resumed.predict_proba(TEXTS), straight.predict_proba(TEXTS), atol=1e-6)
+    assert resumed.coverage_ == straight.coverage_ and straight.coverage_.tokens_total > 0  # weighted by counts
 
 
 def test_an_image_ensemble_saves_loads_and_averages(tmp_path):

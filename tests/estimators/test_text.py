@@ -179,6 +179,15 @@ def test_fit_makes_a_missing_checkpoint_dir_and_resumes_from_it(corpus, tmp_path
     assert resumed.fit_result_.history[0].loss == first.fit_result_.history[0].loss
 
 
+def test_a_resume_on_other_training_texts_is_refused_naming_the_run(corpus, tmp_path):
+    texts, labels = corpus
+    run = tmp_path / "run"
+    TextCNNClassifier(**{**TINY, "epochs": 1}).fit(texts, labels, checkpoint_dir=run)
+    other = [text + " entirely new words" for text in texts]
+    with pytest.raises(DataError, match=f"vocabulary of {run} differs from that of the training texts"):
+        TextCNNClassifier(**{**TINY, "epochs": 2}).fit(other, labels, checkpoint_dir=run, resume=True)
+
+
 # ---- Chinese: the tokenizer and its version travel with the model ----
 
 POSITIVE_ZH = ["这部电影非常好看", "剧情很精彩，演员也好", "我很喜欢这本书", "质量很好，非常满意", "强烈推荐给朋友",

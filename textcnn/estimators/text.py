@@ -98,10 +98,12 @@ class TextCNNClassifier(CNNClassifierBase):
             warn_caller(warning)
         tokens = self._tokenize(train.texts)
         self._training_tokens = tokens  # word2vec for pretrained variants (and an ensemble's later members)
+        vocab = Vocabulary.build(tokens, data_cfg.min_freq)
         if resume:
             self._rebuild_from(run_dir)
+            self._keep_counts_of(vocab, run_dir, "the training texts")
         else:
-            self._init_model(Vocabulary.build(tokens, data_cfg.min_freq), tokens)
+            self._init_model(vocab, tokens)
         return tokens, train.labels
 
     def _batches(self, prepared: tuple[list[list[str]], list[Any] | None], shuffle: bool) -> TokenBatches:
@@ -163,9 +165,7 @@ class TextCNNClassifier(CNNClassifierBase):
         self._set_classes([], corpus.label_names)
         if resume:
             self._rebuild_from(None if checkpoint_dir is None else Path(checkpoint_dir))
-            if self.vocab_.itos != corpus.vocab.itos:
-                raise DataError(f"the vocabulary of {checkpoint_dir} differs from that of {train_file}; "
-                                "resume with the same file and tokenizer settings")
+            self._keep_counts_of(corpus.vocab, checkpoint_dir, str(train_file))
         else:
             self._init_model(corpus.vocab, None)
         self.train_examples_ = len(corpus.train)
@@ -227,6 +227,14 @@ class TextCNNClassifier(CNNClassifierBase):
         saved = load_run(run_dir, task="text", weights=False)
         self.vocab_, self.coverage_, self.word2vec_, self._vectors_cache = saved.vocab, None, None, None
         self._set_module(TextCNN(saved.module_config, len(saved.vocab), len(saved.label_names)))
+
+    def _keep_counts_of(self, vocab: Vocabulary, run_dir: Path | str | None, source: str) -> None:
+        """On resume: `vocab`, counted afresh from the training data, must be the saved one word for word; it
+        replaces it because it has the word counts (the saved vocabulary has none), which coverage is weighted by."""
+        if self.vocab_.itos != vocab.itos:
+            raise DataError(f"the vocabulary of {run_dir} differs from that of {source}; resume with the same "
+                            "training data and tokenizer settings")
+        self.vocab_ = vocab
 
     def _set_module(self, module: TextCNN) -> None:
         self.module_ = self._with_speed_options(module)
