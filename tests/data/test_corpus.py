@@ -200,3 +200,13 @@ def test_fit_corpus_resumes_after_its_last_finished_epoch(tsv, tmp_path):
     resumed = TextCNNClassifier(epochs=2, **params).fit_corpus(tsv, checkpoint_dir=run, resume=True)
     assert [r.epoch for r in resumed.fit_result_.history] == [1, 2]
     assert resumed.fit_result_.history[0].loss == first.fit_result_.history[0].loss
+
+
+def test_fit_corpus_refuses_to_resume_on_another_file(tsv, tmp_path, corpus):
+    run = tmp_path / "run"
+    params = {"variant": "rand", "n_filters": 4, "embedding_dim": 8, "filter_sizes": (1, 2)}
+    TextCNNClassifier(epochs=1, **params).fit_corpus(tsv, checkpoint_dir=run)
+    texts, labels = corpus
+    other = _write(tmp_path / "other.tsv", ["label\ttext", *(f"{y}\t{x} brand new" for x, y in zip(texts, labels))])
+    with pytest.raises(DataError, match=f"vocabulary of {run} differs from that of {other}"):
+        TextCNNClassifier(epochs=2, **params).fit_corpus(other, checkpoint_dir=run, resume=True)
