@@ -340,16 +340,9 @@ def fit_model(
     on_epoch: called with each epoch's record once that epoch is finished (and its resume state saved); an exception
         it raises stops training there and propagates (a search prunes a bad trial this way).
     """
-    device = resolve_device(config.device)
     rank, world_size = distributed.world()
-    if world_size > 1 and device.type == "cuda":
-        device = torch.device("cuda", torch.cuda.current_device())
-    keywords = inspect.signature(module.forward).parameters
-    for wanted, feature, keyword in ((config.mixup > 0, "mixup", "mix"),
-                                     (config.adversarial > 0, "adversarial training", "noise")):
-        if wanted and keyword not in keywords:
-            raise ConfigError(f"{feature} needs a model whose forward takes {keyword}=; "
-                              f"{type(module).__name__} does not")
+    device = _training_device(config.device, world_size)
+    _check_forward_takes(module, config)
     generator = seed_everything(config.seed, config.deterministic)
     module.to(device)
     weights = None if class_weights is None else class_weights.to(device)
@@ -370,6 +363,59 @@ def fit_model(
         _log(rank, "resuming after epoch %d from %s", state.epoch, resume_dir)
     elif resume_dir is not None and rank == 0:
         save_train_state(resume_dir, module, optimizer, generator, state, None, scheduler)  # epoch 1 can resume
+    net, shard = _parallel(module, train, config, device, rank, world_size)
+    epochs = 1 if config.dry_run else config.epochs
+    n_steps = min(len(train), config.dry_run_batches) if config.dry_run else len(train)
+    with _StopOnSignal(resume_dir is not None) as stop, tqdm(
+        total=epochs * n_steps, initial=state.epoch * n_steps, disable=not config.progress or rank != 0, unit="batch",
+        leave=False,
+    ) as bar:
+        for epoch in range(state.epoch + 1, epochs + 1):
+            if _patience_spent(state, config):
+                break  # a resumed state that had already stopped early (e.g. a finished ensemble member)
+            start, lr = time.perf_counter(), _current_lr(optimizer)
+            loss, train_acc, steps, bad, stopped = _train_epoch(net, module, shard, optimizer, config, device,
+                                                                generator, bar, stop, weights, epoch)
+            _raise_if_cut_short(bad, stopped, steps, epoch, n_steps, stop, resume_dir)
+            dev_acc, score = _dev_scores(module, dev, device, config) if dev is not None else (None, None)
+            record = EpochRecord(epoch, loss, train_acc, dev_acc, time.perf_counter() - start, lr, score)
+            _log(rank, _format_record(record, epochs, config.dev_metric))
+            best_state = _close_epoch(state, record, module, config, best_state)
+            _step_scheduler(scheduler, optimizer, score)
+            if resume_dir is not None and rank == 0:
+                save_train_state(resume_dir, module, optimizer, generator, state, best_state, scheduler)
+            if on_epoch is not None:
+                on_epoch(record)
+            if _patience_spent(state, config):
+                _log(rank, "no dev improvement for %d epochs: stopping early", state.stale)
+                break
+    if best_state is not None:
+        module.load_state_dict(best_state)
+    history = [EpochRecord(**r) for r in state.history]
+    return FitResult(history, state.best_epoch, state.best_dev_acc, state.best_dev_score)
+
+
+def _training_device(name: str, world_size: int) -> torch.device:
+    """`resolve_device`, and under torchrun on CUDA the GPU this rank was given."""
+    device = resolve_device(name)
+    if world_size > 1 and device.type == "cuda":
+        return torch.device("cuda", torch.cuda.current_device())
+    return device
+
+
+def _check_forward_takes(module: nn.Module, config: TrainConfig) -> None:
+    """Mixup and adversarial training reach the model through forward keywords; refuse a model without them."""
+    keywords = inspect.signature(module.forward).parameters
+    for wanted, feature, keyword in ((config.mixup > 0, "mixup", "mix"),
+                                     (config.adversarial > 0, "adversarial training", "noise")):
+        if wanted and keyword not in keywords:
+            raise ConfigError(f"{feature} needs a model whose forward takes {keyword}=; "
+                              f"{type(module).__name__} does not")
+
+
+def _parallel(module: nn.Module, train: Batches, config: TrainConfig, device: torch.device, rank: int,
+              world_size: int) -> tuple[nn.Module, Batches]:
+    """(the module to call, the batches this rank trains on): DDP and a row slice under torchrun, compiled if asked."""
     net, shard = module, train
     if world_size > 1:
         net = nn.parallel.DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
@@ -378,51 +424,41 @@ def fit_model(
         shard = distributed.RankSlice(train, rank, world_size)
     if config.compile:
         net = torch.compile(net, dynamic=True)  # one graph for every bucket length; max-norm stays eager
-    epochs = 1 if config.dry_run else config.epochs
-    n_steps = min(len(train), config.dry_run_batches) if config.dry_run else len(train)
-    with _StopOnSignal(resume_dir is not None) as stop, tqdm(
-        total=epochs * n_steps, initial=state.epoch * n_steps, disable=not config.progress or rank != 0, unit="batch",
-        leave=False,
-    ) as bar:
-        for epoch in range(state.epoch + 1, epochs + 1):
-            if config.patience is not None and state.stale >= config.patience:
-                break  # a resumed state that had already stopped early (e.g. a finished ensemble member)
-            start, lr = time.perf_counter(), _current_lr(optimizer)
-            loss, train_acc, steps, bad, stopped = _train_epoch(net, module, shard, optimizer, config, device,
-                                                                generator, bar, stop, weights, epoch)
-            if bad >= 0:
-                raise TrainingError(
-                    f"training loss became non-finite at step {(epoch - 1) * n_steps + bad + 1} (epoch {epoch}, "
-                    f"batch {bad + 1} of {n_steps}); " + _kept(resume_dir, epoch) + "try a smaller learning rate"
-                )
-            if stopped:
-                raise TrainingInterrupted(
-                    f"training stopped by {stop.signal or 'a signal to another rank'} after step {steps} of "
-                    f"epoch {epoch}; " + _kept(resume_dir, epoch).rstrip("; ")
-                )
-            dev_acc, score = _dev_scores(module, dev, device, config) if dev is not None else (None, None)
-            record = EpochRecord(epoch, loss, train_acc, dev_acc, time.perf_counter() - start, lr, score)
-            state.history.append(vars(record))
-            _log(rank, _format_record(record, epochs, config.dev_metric))
-            improved = score is not None and (state.best_dev_score is None or score > state.best_dev_score)
-            state.stale = 0 if improved else state.stale + 1
-            if config.selection == "last" or improved:  # "last": the kept epoch is always the latest one
-                state.best_epoch, state.best_dev_acc, state.best_dev_score = epoch, dev_acc, score
-            if config.selection != "last" and improved:
-                best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
-            state.epoch = epoch
-            _step_scheduler(scheduler, optimizer, score)
-            if resume_dir is not None and rank == 0:
-                save_train_state(resume_dir, module, optimizer, generator, state, best_state, scheduler)
-            if on_epoch is not None:
-                on_epoch(record)
-            if config.patience is not None and state.stale >= config.patience:
-                _log(rank, "no dev improvement for %d epochs: stopping early", state.stale)
-                break
-    if best_state is not None:
-        module.load_state_dict(best_state)
-    history = [EpochRecord(**r) for r in state.history]
-    return FitResult(history, state.best_epoch, state.best_dev_acc, state.best_dev_score)
+    return net, shard
+
+
+def _patience_spent(state: TrainState, config: TrainConfig) -> bool:
+    return config.patience is not None and state.stale >= config.patience
+
+
+def _raise_if_cut_short(bad: int, stopped: bool, steps: int, epoch: int, n_steps: int, stop: _StopOnSignal,
+                        resume_dir: Path | None) -> None:
+    """A non-finite loss or a stop signal ends training here, naming the step and the state kept."""
+    if bad >= 0:
+        raise TrainingError(
+            f"training loss became non-finite at step {(epoch - 1) * n_steps + bad + 1} (epoch {epoch}, "
+            f"batch {bad + 1} of {n_steps}); " + _kept(resume_dir, epoch) + "try a smaller learning rate"
+        )
+    if stopped:
+        raise TrainingInterrupted(
+            f"training stopped by {stop.signal or 'a signal to another rank'} after step {steps} of "
+            f"epoch {epoch}; " + _kept(resume_dir, epoch).rstrip("; ")
+        )
+
+
+def _close_epoch(state: TrainState, record: EpochRecord, module: nn.Module, config: TrainConfig,
+                 best_state: dict[str, Tensor] | None) -> dict[str, Tensor] | None:
+    """Book the finished epoch in `state` (history, best epoch, epochs without improvement); return the kept weights."""
+    state.history.append(vars(record))
+    score = record.dev_score
+    improved = score is not None and (state.best_dev_score is None or score > state.best_dev_score)
+    state.stale = 0 if improved else state.stale + 1
+    if config.selection == "last" or improved:  # "last": the kept epoch is always the latest one
+        state.best_epoch, state.best_dev_acc, state.best_dev_score = record.epoch, record.dev_acc, score
+    if config.selection != "last" and improved:
+        best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+    state.epoch = record.epoch
+    return best_state
 
 
 def _kept(resume_dir: Path | None, epoch: int) -> str:
