@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 RESUME_DIR, STATE = "resume", "state.json"
 LAST, BEST, OPTIMIZER, RNG = "last.safetensors", "best.safetensors", "optimizer.pt", "rng.pt"
 SCHEDULER = "scheduler.pt"
+MEMBER_PREFIX = "member"  # ensemble member i > 0 resumes from resume/member<i>/
 RESUME_FORMAT = 1
 
 
@@ -50,12 +51,12 @@ class TrainState:
 
 def member_resume_dir(resume_dir: Path, member: int) -> Path:
     """The resume folder of ensemble member `member`: `resume_dir` itself for member 0, `resume_dir`/member<i> else."""
-    return resume_dir if member == 0 else resume_dir / f"member{member}"
+    return resume_dir if member == 0 else resume_dir / f"{MEMBER_PREFIX}{member}"
 
 
 def trained_seconds(resume_dir: Path) -> float:
     """The seconds of every epoch committed under `resume_dir`, summed over all ensemble members' states."""
-    states = [Path(resume_dir) / STATE, *sorted(Path(resume_dir).glob(f"member*/{STATE}"))]
+    states = [Path(resume_dir) / STATE, *sorted(Path(resume_dir).glob(f"{MEMBER_PREFIX}*/{STATE}"))]
     return sum(epoch["seconds"] for path in states if path.is_file() for epoch in read_json(path)["history"])
 
 
