@@ -332,7 +332,9 @@ def tables(datasets: list[str], args: argparse.Namespace) -> str:
         "docstring for the recipes)  ",
         f"Units: the Kim table's ({args.seeds} seeds on fixed splits, else 10-fold CV); test accuracy % mean ± std "
         f"over units. `--recipe strong` = the `{named}` cell ({as_flags(RECIPES['strong'])}); best on dev = the "
-        "recipe with the best mean dev accuracy on that dataset. Vectors: GloVe 6B 50-d (English).  ",
+        "recipe with the best mean dev accuracy on that dataset. Vectors: GloVe 6B 50-d (English). On fixed "
+        "splits an ensemble unit `seed<s>` trains members on seeds s, s+1, …, so units share members and an "
+        "ensemble cell's ± understates how much a fresh ensemble varies.  ",
         f"Machine: {describe_machine()} (per-unit machine in each JSON).",
         "",
         "| dataset | Kim's best variant (by dev) | `--recipe strong` (test %) | best on dev: recipe (test %) | "
