@@ -21,6 +21,7 @@ from benchmarks.beyond_kim import (
     paired_table,
     recipes,
     selected_recipes,
+    shares_members,
     strong,
     strong_cell,
     summary,
@@ -75,6 +76,12 @@ def test_a_cell_counts_only_when_complete_and_strong_is_chosen_by_dev_not_test()
     better_dev = {"dev": 85.0, "test": (70.0, 0.0), "hours": 1.0}
     assert strong({"a": better_test, "b": better_dev, "c": None})[0] == "b"
     assert strong({"a": None}) is None
+
+
+def test_a_cell_s_wall_time_counts_members_taken_from_the_store_at_their_first_training_time():
+    runs = [{"best_dev_acc": 0.8, "test_acc": 0.7, "wall_seconds": 360},
+            {"best_dev_acc": 0.8, "test_acc": 0.7, "wall_seconds": 120, "reused_seconds": 240}]
+    assert summary(runs, expected=2)["hours"] == 0.2
 
 
 def test_the_librarys_strong_recipe_is_one_of_the_measured_cells():
@@ -190,3 +197,25 @@ def test_strong_candidates_are_compared_only_on_the_datasets_all_of_them_finishe
     rows = {line.split(" | ")[0].strip("| "): line for line in lines if line.startswith("| ") and "---" not in line}
     assert rows[names[0]] == f"| {names[0]} | 3 of 3 | 75.00 | 74.00 | 1.0 |"  # mr's 99 is not in the mean
     assert rows[names[1]] == f"| {names[1]} | 2 of 3 | 76.00 | 75.00 | 1.0 |"
+
+
+def test_units_on_a_fixed_split_take_the_members_an_earlier_unit_trained(tmp_path, monkeypatch):
+    monkeypatch.setattr(beyond_kim, "STATES", tmp_path)
+    monkeypatch.setattr(beyond_kim, "base_params", lambda dataset, vectors, epochs: {
+        "variant": "rand", "embedding_dim": 8, "n_filters": 4, "epochs": epochs})
+    args = argparse.Namespace(vectors=None, epochs=2, device="cpu")
+    splits, recipe = DataSource().load(), "base+ensemble3+adversarial0.5"
+    assert shares_members(recipe, splits, None)
+    first = train_unit("demo", recipe, splits, None, args, Unit(seed=0), UnitState.read(tmp_path / "seed0"))
+    second = train_unit("demo", recipe, splits, None, args, Unit(seed=1), UnitState.read(tmp_path / "seed1"))
+    assert [m["reused"] for m in first["ensemble"]] == [False] * 3 and first["reused_seconds"] == 0
+    assert [m["reused"] for m in second["ensemble"]] == [True, True, False] and second["reused_seconds"] > 0
+    assert second["ensemble"][:2] == [{**m, "reused": True} for m in first["ensemble"][1:]]
+
+
+def test_units_that_train_on_their_own_data_or_one_model_share_no_members():
+    splits = DataSource().load()
+    assert not shares_members("base", splits, None)  # one model per unit: seeds never overlap
+    assert not shares_members("base+ensemble3", splits, 10)  # CV folds: each unit its own training data
+    no_dev = {"train": splits["train"], "test": splits["test"]}  # a dev split held out with the unit's seed
+    assert not shares_members("base+ensemble3", no_dev, None)

@@ -27,11 +27,21 @@ from ..base.errors import CheckpointError, ConfigError, DataError, TextCNNError
 from ..models.ensemble import ProbabilityAverage
 from ..storage.card import write_model_card
 from ..storage.hub import resolve_run, upload_run
-from ..storage.rundir import TASKS, SavedRun, check_resumable, describe_run, load_run, prepare_run_dir, save_run
+from ..storage.rundir import (
+    TASKS,
+    SavedRun,
+    check_resumable,
+    describe_run,
+    load_run,
+    member_settings,
+    prepare_run_dir,
+    save_run,
+)
 from ..training import distributed
 from ..training.loop import EpochRecord, FitResult, fit_model, predict_logits, resolve_device
+from ..training.members import MemberStore, data_fingerprint, keep_member, reuse_member
 from ..training.objective import balanced_weights, dev_score
-from ..training.resume import RESUME_DIR, has_train_state, member_resume_dir
+from ..training.resume import RESUME_DIR, REUSED, has_train_state, member_resume_dir
 from .labels import (
     encode_label_sets,
     label_matrix,
@@ -126,6 +136,7 @@ class CNNClassifierBase(ClassifierMixin, BaseEstimator):
         self, X: Any, y: Sequence[Any], *, dev: tuple[Any, Sequence[Any]] | None = None,
         label_names: Sequence[Any] | None = None, checkpoint_dir: str | os.PathLike | None = None,
         resume: bool = False, on_epoch: Callable[[EpochRecord], None] | None = None,
+        member_store: str | os.PathLike | None = None,
     ) -> CNNClassifierBase:
         """Train on inputs `X` with labels `y`; `dev` for early stopping (else `dev_fraction` of train is held out).
 
@@ -135,6 +146,9 @@ class CNNClassifierBase(ClassifierMixin, BaseEstimator):
         after the last finished epoch saved there (same data needed; other settings are refused, naming the first).
         `on_epoch`: called with every finished epoch's record (`textcnn.training.loop.EpochRecord`; an ensemble's
         members each count their own epochs from 1); an exception it raises stops training and propagates.
+        `member_store`: a folder of finished models by seed (`textcnn.training.members`; needs `checkpoint_dir`): a
+        member (or the single model) whose seed was trained there on the same data with the same settings is taken
+        from it instead of trained, and every model this fit trains is added to it.
         """
         data_cfg, train_cfg = self.config("data"), self.config("train")
         self._check_selection(data_cfg, train_cfg)
@@ -149,12 +163,19 @@ class CNNClassifierBase(ClassifierMixin, BaseEstimator):
         else:
             dev_set = None
         run_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
+        store = None
+        if member_store is not None:
+            if run_dir is None:
+                raise ConfigError("member_store needs checkpoint_dir: members are trained and taken in its resume "
+                                  "folder")
+            store = MemberStore(Path(member_store), data_fingerprint([X, y, dev, [str(c) for c in self.classes_]]))
         prepared = self._build(train, run_dir, resume)
         return self._fit_module(self._batches(prepared, shuffle=True), self._dev_batches(dev_set), run_dir, resume,
-                                on_epoch)
+                                on_epoch, store)
 
     def _fit_module(self, train: Any, dev: Any, run_dir: Path | None, resume: bool,
-                    on_epoch: Callable[[EpochRecord], None] | None = None) -> CNNClassifierBase:
+                    on_epoch: Callable[[EpochRecord], None] | None = None,
+                    store: MemberStore | None = None) -> CNNClassifierBase:
         """Train `module_` with the fit loop, keeping its resume state in `run_dir`/resume; then set thresholds."""
         config = self.train_config()
         self.class_weights_ = None
@@ -163,12 +184,13 @@ class CNNClassifierBase(ClassifierMixin, BaseEstimator):
                                                    [str(c) for c in self.classes_], config.multi_label)
         self.thresholds_ = None
         resume_dir = None if run_dir is None else self._prepare_checkpoint(run_dir, resume)
+        if store is not None:
+            store = dataclasses.replace(store, settings=member_settings(self._description()))
         if config.ensemble == 1:
-            self.fit_result_: FitResult = fit_model(self.module_, train, config, dev=dev, resume_dir=resume_dir,
-                                                    resume=resume, class_weights=self.class_weights_,
-                                                    on_epoch=on_epoch)
+            self.fit_result_: FitResult = self._fit_member(self.module_, train, config, dev, resume_dir, resume,
+                                                           on_epoch, store)
         else:
-            self.fit_result_ = self._fit_ensemble(train, config, dev, resume_dir, resume, on_epoch)
+            self.fit_result_ = self._fit_ensemble(train, config, dev, resume_dir, resume, on_epoch, store)
         self.device_ = next(self.module_.parameters()).device
         if config.multi_label:
             self.thresholds_ = self._fitted_thresholds(config, dev)
@@ -177,7 +199,8 @@ class CNNClassifierBase(ClassifierMixin, BaseEstimator):
 
     def _fit_ensemble(self, train: Any, config: TrainConfig, dev: tuple[Any, torch.Tensor] | None,
                       resume_dir: Path | None, resume: bool,
-                      on_epoch: Callable[[EpochRecord], None] | None = None) -> FitResult:
+                      on_epoch: Callable[[EpochRecord], None] | None = None,
+                      store: MemberStore | None = None) -> FitResult:
         """Train `config.ensemble` members (seeds seed, seed+1, ...) one after another, then average them.
 
         Member 0 is `module_` as `_build` made it; its resume state is `resume_dir` itself, member i's is
@@ -188,16 +211,32 @@ class CNNClassifierBase(ClassifierMixin, BaseEstimator):
         for i in range(config.ensemble):
             member = self.module_ if i == 0 else self._member(self.seed + i)
             folder = None if resume_dir is None else member_resume_dir(resume_dir, i)
-            resumed = resume and folder is not None and has_train_state(folder)
             log.info("ensemble member %d/%d (seed %d)", i + 1, config.ensemble, config.seed + i)
-            results.append(fit_model(member, train, dataclasses.replace(config, seed=config.seed + i), dev=dev,
-                                     resume_dir=folder, resume=resumed, class_weights=self.class_weights_,
-                                     on_epoch=on_epoch))
+            results.append(self._fit_member(member, train, dataclasses.replace(config, seed=config.seed + i), dev,
+                                            folder, resume, on_epoch, store))
             members.append(member)
         self.module_ = ProbabilityAverage(members, config.multi_label)
         dev_acc, score = (None, None) if dev is None else self._dev_scores(config, dev)
         first = results[0]
         return FitResult(first.history, first.best_epoch, dev_acc, score, members=results)
+
+    def _fit_member(self, member: torch.nn.Module, train: Any, config: TrainConfig, dev: Any, folder: Path | None,
+                    resume: bool, on_epoch: Callable[[EpochRecord], None] | None,
+                    store: MemberStore | None) -> FitResult:
+        """Train one model on `config.seed` with its resume state in `folder`: resumed when `resume` finds a state
+        there, else taken from `store` when kept there, else trained afresh; a store then keeps it."""
+        resumed = resume and folder is not None and has_train_state(folder)
+        if folder is not None and not resumed:
+            (folder / REUSED).unlink(missing_ok=True)  # what is trained now is this run's own
+        if store is not None and not resumed:
+            resumed = reuse_member(store.folder, config.seed, folder, store.identity)
+            if resumed:
+                log.info("seed %d: taken from the member store %s", config.seed, store.folder)
+        result = fit_model(member, train, config, dev=dev, resume_dir=folder, resume=resumed,
+                           class_weights=self.class_weights_, on_epoch=on_epoch)
+        if store is not None:
+            keep_member(folder, store.folder, config.seed, store.identity)
+        return dataclasses.replace(result, reused=folder is not None and (folder / REUSED).is_file())
 
     def _dev_scores(self, config: TrainConfig, dev: tuple[Any, torch.Tensor]) -> tuple[float, float]:
         batches, labels = dev

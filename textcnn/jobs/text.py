@@ -259,12 +259,13 @@ def summarize_units(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 def fit_and_score(
     clf: TextCNNClassifier, splits: dict[str, TextDataset], checkpoint_dir: Path | None = None, resume: bool = False,
+    member_store: Path | None = None,
 ) -> dict[str, Any]:
     train, dev, test = splits["train"], splits.get("dev"), splits.get("test")
     names = train.label_names
     start = time.perf_counter()
     clf.fit(train.texts, _names(train), dev=(dev.texts, _names(dev)) if dev else None, label_names=names,
-            checkpoint_dir=checkpoint_dir, resume=resume)
+            checkpoint_dir=checkpoint_dir, resume=resume, member_store=member_store)
     metrics = _fit_metrics(clf, len(train), start)
     if test is not None:
         metrics["test_acc"] = float(clf.score(test.texts, _names(test)))  # multi-label: subset accuracy
@@ -309,7 +310,8 @@ def _fit_metrics(clf: TextCNNClassifier, train_examples: int, start: float) -> d
         "history": [vars(r) for r in result.history],
         # an ensemble: best_dev_acc/score above are the averaged model's; best_epoch and history are member 0's
         **({"ensemble": [{"seed": clf.seed + i, "best_epoch": m.best_epoch, "best_dev_acc": m.best_dev_acc,
-                          "best_dev_score": m.best_dev_score} for i, m in enumerate(result.members)]}
+                          "best_dev_score": m.best_dev_score, "reused": m.reused}
+                         for i, m in enumerate(result.members)]}
            if result.members else {}),
     }
 

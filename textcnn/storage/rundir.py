@@ -228,6 +228,20 @@ def check_resumable(run_dir: Path, description: dict[str, Any], label_names: lis
                         "with the same data")
 
 
+MEMBER_FREE = {"seed", "ensemble"}  # the seed is a member's key in a member store; the ensemble size changes no member
+
+
+def member_settings(description: dict[str, Any]) -> dict[str, Any]:
+    """What makes two trained models of one seed the same ensemble member (see `textcnn.training.members`): every
+    section field but the runtime ones, the seed and the ensemble size, and what the data and training fixed."""
+    task = description["task"]
+    settings = {"task": task, "fitted": description["fitted"], "trained": description["trained"]}
+    for section, cls in TASKS[task].items():
+        skip = runtime_fields(cls) | MEMBER_FREE
+        settings[section] = {name: value for name, value in description[section].items() if name not in skip}
+    return settings
+
+
 def save_weights(run_dir: Path, module: nn.Module) -> None:
     """Atomically write `module`'s state dict as `model.safetensors` (CPU, contiguous)."""
     state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}

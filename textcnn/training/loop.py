@@ -60,6 +60,7 @@ class FitResult:
     best_dev_acc: float | None = None
     best_dev_score: float | None = None  # of TrainConfig.dev_metric; equals best_dev_acc for accuracy
     members: list[FitResult] = field(default_factory=list)  # an ensemble's members, each trained on its own seed
+    reused: bool = False  # taken from a member store (textcnn.training.members), not trained by this run
 
 
 def resolve_device(name: str) -> torch.device:

@@ -34,6 +34,7 @@ RESUME_DIR, STATE = "resume", "state.json"
 LAST, BEST, OPTIMIZER, RNG = "last.safetensors", "best.safetensors", "optimizer.pt", "rng.pt"
 SCHEDULER = "scheduler.pt"
 MEMBER_PREFIX = "member"  # ensemble member i > 0 resumes from resume/member<i>/
+REUSED = "reused.json"  # beside a state copied from a member store (textcnn.training.members), not trained here
 RESUME_FORMAT = 1
 
 
@@ -55,9 +56,26 @@ def member_resume_dir(resume_dir: Path, member: int) -> Path:
 
 
 def trained_seconds(resume_dir: Path) -> float:
-    """The seconds of every epoch committed under `resume_dir`, summed over all ensemble members' states."""
+    """The seconds of every epoch trained under `resume_dir`, summed over all ensemble members' states.
+
+    A member copied from a member store was trained by another run, and its seconds are that run's: they are left
+    out (`reused_seconds` has them).
+    """
+    return sum(_seconds(path) for path in _states(resume_dir) if not (path.parent / REUSED).is_file())
+
+
+def reused_seconds(resume_dir: Path) -> float:
+    """The training seconds of the ensemble members under `resume_dir` that were copied from a member store."""
+    return sum(_seconds(path) for path in _states(resume_dir) if (path.parent / REUSED).is_file())
+
+
+def _states(resume_dir: Path) -> list[Path]:
     states = [Path(resume_dir) / STATE, *sorted(Path(resume_dir).glob(f"{MEMBER_PREFIX}*/{STATE}"))]
-    return sum(epoch["seconds"] for path in states if path.is_file() for epoch in read_json(path)["history"])
+    return [path for path in states if path.is_file()]
+
+
+def _seconds(state: Path) -> float:
+    return sum(epoch["seconds"] for epoch in read_json(state)["history"])
 
 
 def has_train_state(folder: Path) -> bool:
