@@ -80,9 +80,8 @@ from textcnn.base.config import INGREDIENTS, RECIPES, as_flags, combine
 from textcnn.data.files import TextDataset
 from textcnn.data.splits import Unit, unit_splits
 from textcnn.jobs.search import SearchConfig, search_settings
-from textcnn.jobs.text import DataSource, fit_and_score, make_classifier
+from textcnn.jobs.text import DataSource, fit_and_score, make_classifier, shares_members
 from textcnn.jobs.units import JOURNAL, UnitState, run_units
-from textcnn.training.resume import RESUME_DIR, reused_seconds
 
 CELLS = RESULTS / "beyond_kim"
 DATASETS = (*KIM_DATASETS, "zh_reviews")
@@ -197,9 +196,8 @@ def train_unit(dataset: str, recipe: str, splits: dict[str, TextDataset], cv: in
         found = search_settings(clf, data, SEARCHED[recipe], journal=state.folder / JOURNAL)
         clf.set_params(**found.estimator_params())
         params.update(found.best_params)
-    store = member_store(dataset, recipe) if shares_members(recipe, splits, cv) else None
+    store = member_store(dataset, recipe) if cell_shares_members(recipe, splits, cv) else None
     metrics = fit_and_score(clf, data, checkpoint_dir=state.folder, resume=state.resume, member_store=store)
-    metrics["reused_seconds"] = reused_seconds(state.folder / RESUME_DIR)
     if found is not None:
         metrics["search"] = {**found.summary(), "trial_records": found.trials}
     metrics.update(dataset=dataset, recipe=recipe, unit=unit.name, wall_seconds=time.perf_counter() - start,
@@ -209,10 +207,10 @@ def train_unit(dataset: str, recipe: str, splits: dict[str, TextDataset], cv: in
     return metrics
 
 
-def shares_members(recipe: str, splits: dict[str, TextDataset], cv: int | None) -> bool:
-    """Whether the units of an ensemble recipe train the same member for the same seed: on a fixed train and dev
-    split (not CV folds, not a dev split held out with the unit's seed) and with the recipe's own settings."""
-    return recipes()[recipe].get("ensemble", 1) > 1 and cv is None and "dev" in splits and recipe not in SEARCHED
+def cell_shares_members(recipe: str, splits: dict[str, TextDataset], cv: int | None) -> bool:
+    """Whether the units of a cell train the same member for the same seed (textcnn.jobs.text.shares_members); a
+    searched recipe's units train the settings each found, not one recipe."""
+    return shares_members(recipes()[recipe].get("ensemble", 1), splits, cv) and recipe not in SEARCHED
 
 
 def member_store(dataset: str, recipe: str) -> Any:

@@ -15,13 +15,13 @@ from benchmarks.beyond_kim import (
     STRONG_CANDIDATES,
     STRONG_VARIATIONS,
     candidates_table,
+    cell_shares_members,
     kim_best,
     kim_paper_best,
     paired,
     paired_table,
     recipes,
     selected_recipes,
-    shares_members,
     strong,
     strong_cell,
     summary,
@@ -205,7 +205,7 @@ def test_units_on_a_fixed_split_take_the_members_an_earlier_unit_trained(tmp_pat
         "variant": "rand", "embedding_dim": 8, "n_filters": 4, "epochs": epochs})
     args = argparse.Namespace(vectors=None, epochs=2, device="cpu")
     splits, recipe = DataSource().load(), "base+ensemble3+adversarial0.5"
-    assert shares_members(recipe, splits, None)
+    assert cell_shares_members(recipe, splits, None)
     first = train_unit("demo", recipe, splits, None, args, Unit(seed=0), UnitState.read(tmp_path / "seed0"))
     second = train_unit("demo", recipe, splits, None, args, Unit(seed=1), UnitState.read(tmp_path / "seed1"))
     assert [m["reused"] for m in first["ensemble"]] == [False] * 3 and first["reused_seconds"] == 0
@@ -213,9 +213,11 @@ def test_units_on_a_fixed_split_take_the_members_an_earlier_unit_trained(tmp_pat
     assert second["ensemble"][:2] == [{**m, "reused": True} for m in first["ensemble"][1:]]
 
 
-def test_units_that_train_on_their_own_data_or_one_model_share_no_members():
+def test_units_that_train_on_their_own_data_or_one_model_share_no_members(monkeypatch):
     splits = DataSource().load()
-    assert not shares_members("base", splits, None)  # one model per unit: seeds never overlap
-    assert not shares_members("base+ensemble3", splits, 10)  # CV folds: each unit its own training data
+    assert not cell_shares_members("base", splits, None)  # one model per unit: seeds never overlap
+    assert not cell_shares_members("base+ensemble3", splits, 10)  # CV folds: each unit its own training data
     no_dev = {"train": splits["train"], "test": splits["test"]}  # a dev split held out with the unit's seed
-    assert not shares_members("base+ensemble3", no_dev, None)
+    assert not cell_shares_members("base+ensemble3", no_dev, None)
+    monkeypatch.setitem(SEARCHED, "base+ensemble3", SearchConfig())  # each unit trains the settings it found
+    assert not cell_shares_members("base+ensemble3", splits, None)

@@ -86,6 +86,17 @@ def test_n_seeds_trains_one_unit_per_seed_and_summarises(tmp_path):
     assert all(sorted(p.name for p in (tmp_path / "run" / u).iterdir()) == UNIT_FILES for u in ("seed5", "seed6"))
 
 
+def test_seed_units_of_an_ensemble_train_each_shared_member_once(tmp_path):
+    clf = make_classifier(DataSource(), seed=5, ensemble=2, **TINY)
+    summary = train_run(clf, DataSource(), tmp_path / "run", n_seeds=2)
+    first, second = (json.loads((tmp_path / "run" / u / "metrics.json").read_text()) for u in ("seed5", "seed6"))
+    assert [m["reused"] for m in first["ensemble"]] == [False, False]
+    assert [m["reused"] for m in second["ensemble"]] == [True, False]  # seed 6: trained by unit seed5
+    assert second["ensemble"][0] == {**first["ensemble"][1], "reused": True}
+    assert second["reused_seconds"] > 0 and summary.metrics["units"]["seed6"]["reused_seconds"] > 0
+    assert not (tmp_path / "run" / "members").exists()  # the store goes once every unit has finished
+
+
 def test_cross_validation_trains_one_unit_per_fold(tmp_path):
     rows = [f"{i % 2}\t{'good great fine' if i % 2 else 'bad awful poor'} film {i}" for i in range(30)]
     (tmp_path / "all.tsv").write_text("\n".join(rows) + "\n")

@@ -7,6 +7,7 @@ import torch
 from tests.conftest import NEGATIVE, POSITIVE
 from textcnn.base.errors import CheckpointError, ConfigError
 from textcnn.estimators.text import TextCNNClassifier
+from textcnn.training import distributed
 from textcnn.training.members import data_fingerprint, kept_member
 from textcnn.training.resume import RESUME_DIR, reused_seconds, trained_seconds
 
@@ -77,6 +78,12 @@ def test_the_ensemble_size_and_a_single_model_share_the_store(tmp_path):
 def test_a_member_store_needs_a_checkpoint_dir(tmp_path):
     with pytest.raises(ConfigError, match="needs checkpoint_dir"):
         TextCNNClassifier(**TINY, ensemble=2).fit(TEXTS, LABELS, dev=DEV, member_store=tmp_path / "members")
+
+
+def test_a_member_store_is_refused_under_torchrun(tmp_path, monkeypatch):
+    monkeypatch.setattr(distributed, "launched_world_size", lambda: 2)
+    with pytest.raises(ConfigError, match="one process"):
+        _fit(tmp_path, "run", tmp_path / "members", ensemble=2)
 
 
 def test_the_fingerprint_follows_content_and_order():

@@ -168,6 +168,8 @@ class CNNClassifierBase(ClassifierMixin, BaseEstimator):
             if run_dir is None:
                 raise ConfigError("member_store needs checkpoint_dir: members are trained and taken in its resume "
                                   "folder")
+            if distributed.launched_world_size() > 1:
+                raise ConfigError("member_store works in one process; under torchrun every rank would copy members")
             store = MemberStore(Path(member_store), data_fingerprint([X, y, dev, [str(c) for c in self.classes_]]))
         prepared = self._build(train, run_dir, resume)
         return self._fit_module(self._batches(prepared, shuffle=True), self._dev_batches(dev_set), run_dir, resume,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -27,6 +28,7 @@ from ..estimators.labels import label_matrix
 from ..estimators.text import TextCNNClassifier
 from ..storage.rundir import METRICS, point_latest
 from ..training import distributed
+from ..training.resume import RESUME_DIR, reused_seconds
 from .units import CURVE, JOB, UnitState, job_directory, run_unit, run_units
 
 log = logging.getLogger(__name__)
@@ -127,6 +129,17 @@ def run_job(job: JobConfig, params: dict[str, Any], progress: bool = False) -> R
     return train_run(clf, job.source, job.out, job.force, n_seeds=job.n_seeds, cv=job.cv)
 
 
+MEMBERS = "members"  # a multi-seed ensemble job's member store (textcnn.training.members), removed once it finishes
+
+
+def shares_members(ensemble: int, splits: dict[str, TextDataset] | DataSource, cv: int | None) -> bool:
+    """Whether seed units of an `ensemble`-member model train the same member for the same seed: unit seed s trains
+    seeds s, ..., s+ensemble-1, and on a fixed train and dev split (not CV folds, not a dev split held out with each
+    unit's seed) each of them is the same model in every unit. One process only: ranks would copy members at once."""
+    return (ensemble > 1 and cv is None and isinstance(splits, dict) and "dev" in splits
+            and distributed.launched_world_size() == 1)
+
+
 def default_run_dir(source: DataSource, variant: str) -> Path:
     """`runs/<dataset>-<variant>-<timestamp>`."""
     return RUNS_ROOT / f"{source.name}-{variant}-{datetime.now():%Y%m%d-%H%M%S}"
@@ -214,16 +227,23 @@ def _train_units(
     clf: TextCNNClassifier, splits: dict[str, TextDataset], units: list[Unit], cv: int | None, run_dir: Path,
     name: str, resume: bool = False,
 ) -> tuple[dict[str, Any], Path]:
-    """Train every unit in its own subdirectory; summarise test accuracy as mean ± std."""
+    """Train every unit in its own subdirectory; summarise test accuracy as mean ± std.
+
+    Seed units of an ensemble that share members (`shares_members`) train each shared member once: later units take
+    it from the job's member store, `run_dir`/members, which goes once every unit has finished.
+    """
     primary = distributed.is_primary()
+    store = run_dir / MEMBERS if shares_members(clf.ensemble, splits, cv) else None
 
     def fit(unit: Unit, state: UnitState) -> dict[str, Any]:
         log.info("unit %d/%d: %s", units.index(unit) + 1, len(units), unit.name)
         unit_clf = clone(clf).set_params(seed=unit.seed)
-        return _fit_unit(unit_clf, unit_splits(splits, unit, cv, clf.dev_fraction), name, primary, state)
+        return _fit_unit(unit_clf, unit_splits(splits, unit, cv, clf.dev_fraction), name, primary, state, store)
 
     done = run_units(units, fit, result=lambda unit: run_dir / unit.name / METRICS,
                      folder=lambda unit: run_dir / unit.name, resume=resume, skip_held=False, primary=primary)
+    if store is not None:
+        shutil.rmtree(store, ignore_errors=True)
     results = {unit.name: metrics for unit, metrics in done.items()}
     summary = summarize_units(results)
     summary.update(dataset=name, variant=clf.variant, protocol=f"{cv}-fold CV" if cv else "fixed split")
@@ -236,10 +256,15 @@ def _train_units(
 
 def _fit_unit(
     clf: TextCNNClassifier, splits: dict[str, TextDataset] | DataSource, name: str, primary: bool, state: UnitState,
+    member_store: Path | None = None,
 ) -> dict[str, Any]:
     """Fit and score one unit in its state folder; on the primary, save its best-dev model and training curve there."""
-    fit = fit_and_score_on_disk if isinstance(splits, DataSource) else fit_and_score
-    metrics = {"dataset": name, **fit(clf, splits, checkpoint_dir=state.folder, resume=state.resume)}
+    if isinstance(splits, DataSource):
+        metrics = fit_and_score_on_disk(clf, splits, checkpoint_dir=state.folder, resume=state.resume)
+    else:
+        metrics = fit_and_score(clf, splits, checkpoint_dir=state.folder, resume=state.resume,
+                                member_store=member_store)
+    metrics = {"dataset": name, **metrics}
     if primary:
         clf.save(state.folder, force=True)
         plot_history(metrics["history"], state.folder / CURVE, title=f"{name} {clf.variant}")
@@ -248,7 +273,7 @@ def _fit_unit(
 
 def summarize_units(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Mean ± std of test and dev accuracy over units, plus each unit's headline numbers."""
-    keys = ("test_acc", "best_dev_acc", "best_epoch", "train_seconds")
+    keys = ("test_acc", "best_dev_acc", "best_epoch", "train_seconds", "reused_seconds")
     summary: dict[str, Any] = {"units": {u: {k: m.get(k) for k in keys} for u, m in results.items()}}
     for key, label in (("test_acc", "test_acc"), ("best_dev_acc", "dev_acc")):
         values = [m[key] for m in results.values() if m.get(key) is not None]
@@ -267,6 +292,8 @@ def fit_and_score(
     clf.fit(train.texts, _names(train), dev=(dev.texts, _names(dev)) if dev else None, label_names=names,
             checkpoint_dir=checkpoint_dir, resume=resume, member_store=member_store)
     metrics = _fit_metrics(clf, len(train), start)
+    if member_store is not None:  # members taken from the store: their first training's seconds, not this run's
+        metrics["reused_seconds"] = round(reused_seconds(Path(checkpoint_dir) / RESUME_DIR), 2)
     if test is not None:
         metrics["test_acc"] = float(clf.score(test.texts, _names(test)))  # multi-label: subset accuracy
         if clf.multi_label:
