@@ -6,6 +6,7 @@ import torch
 
 from tests.conftest import NEGATIVE, POSITIVE
 from textcnn.base.errors import CheckpointError, ConfigError
+from textcnn.estimators.image import ImageCNNClassifier
 from textcnn.estimators.text import TextCNNClassifier
 from textcnn.training import distributed
 from textcnn.training.members import data_fingerprint, kept_member
@@ -66,6 +67,14 @@ def test_a_kept_member_of_other_data_or_settings_is_an_error_not_a_silent_retrai
         _fit(tmp_path, "other-settings", store, ensemble=2, seed=1, adversarial=1.0)
 
 
+def test_a_dev_split_held_out_with_the_ensemble_s_seed_makes_its_data_its_own(tmp_path):
+    store = tmp_path / "members"
+    TextCNNClassifier(**TINY, ensemble=2, seed=0).fit(TEXTS, LABELS, checkpoint_dir=tmp_path / "a", member_store=store)
+    with pytest.raises(CheckpointError, match="data="):  # seed 1's member of ensemble 0 saw ensemble 0's split
+        TextCNNClassifier(**TINY, ensemble=2, seed=1).fit(TEXTS, LABELS, checkpoint_dir=tmp_path / "b",
+                                                          member_store=store)
+
+
 def test_the_ensemble_size_and_a_single_model_share_the_store(tmp_path):
     store = tmp_path / "members"
     single = _fit(tmp_path, "single", store, seed=4)
@@ -73,6 +82,20 @@ def test_the_ensemble_size_and_a_single_model_share_the_store(tmp_path):
     assert [m.reused for m in ensemble.fit_result_.members] == [True, False]
     for a, b in zip(single.module_.state_dict().values(), ensemble.module_.members[0].state_dict().values()):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_image_ensembles_share_members_too(tmp_path):
+    images = np.random.default_rng(0).random((40, 1, 8, 8), dtype=np.float32)
+    labels, dev = [str(i % 2) for i in range(40)], (images[::4], [str(i % 2) for i in range(0, 40, 4)])
+    store, params = tmp_path / "members", dict(epochs=2, ensemble=2, device="cpu", batch_size=10)
+
+    def fit(name, seed, member_store=None):
+        return ImageCNNClassifier(**params, seed=seed).fit(images, labels, dev=dev, checkpoint_dir=tmp_path / name,
+                                                           member_store=member_store)
+    fit("seed0", 0, store)
+    grown, alone = fit("seed1", 1, store), fit("alone", 1)
+    assert [m.reused for m in grown.fit_result_.members] == [True, False]
+    np.testing.assert_allclose(grown.predict_proba(images), alone.predict_proba(images), atol=1e-6)
 
 
 def test_a_member_store_needs_a_checkpoint_dir(tmp_path):

@@ -170,7 +170,10 @@ class CNNClassifierBase(ClassifierMixin, BaseEstimator):
                                   "folder")
             if distributed.launched_world_size() > 1:
                 raise ConfigError("member_store works in one process; under torchrun every rank would copy members")
-            store = MemberStore(Path(member_store), data_fingerprint([X, y, dev, [str(c) for c in self.classes_]]))
+            held_out = train_cfg.seed if dev is None and data_cfg.dev_fraction > 0 else None  # the split's seed
+            store = MemberStore(Path(member_store), data_fingerprint([inputs, y, dev_inputs if dev else None,
+                                                                      dev[1] if dev else None, held_out,
+                                                                      [str(c) for c in self.classes_]]))
         prepared = self._build(train, run_dir, resume)
         return self._fit_module(self._batches(prepared, shuffle=True), self._dev_batches(dev_set), run_dir, resume,
                                 on_epoch, store)

@@ -104,7 +104,8 @@ def reuse_member(store: Path, seed: int, folder: Path, identity: dict[str, Any])
     wanted = json.loads(json.dumps(identity))  # as it reads back from JSON (tuples become lists)
     if kept != wanted:
         raise CheckpointError(f"{source} holds the member of seed {seed} trained with {_difference(kept, wanted)}; "
-                              "give each data set and configuration a store of its own")
+                              "give each data set and configuration a store of its own (a dev split held out with each "
+                              "ensemble's seed gives every ensemble data of its own)")
     epoch_dir = str(read_json(source / STATE)["folder"])
     folder = Path(folder)
     shutil.rmtree(folder / epoch_dir, ignore_errors=True)
