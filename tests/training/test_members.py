@@ -8,8 +8,8 @@ from tests.conftest import NEGATIVE, POSITIVE
 from textcnn.base.errors import CheckpointError, ConfigError
 from textcnn.estimators.image import ImageCNNClassifier
 from textcnn.estimators.text import TextCNNClassifier
-from textcnn.training import distributed
-from textcnn.training.members import data_fingerprint, kept_member
+from textcnn.training import distributed, members
+from textcnn.training.members import IDENTITY, data_fingerprint, kept_member
 from textcnn.training.resume import RESUME_DIR, reused_seconds, trained_seconds
 
 TEXTS, LABELS = POSITIVE + NEGATIVE, ["pos"] * 10 + ["neg"] * 10
@@ -96,6 +96,18 @@ def test_image_ensembles_share_members_too(tmp_path):
     grown, alone = fit("seed1", 1, store), fit("alone", 1)
     assert [m.reused for m in grown.fit_result_.members] == [True, False]
     np.testing.assert_allclose(grown.predict_proba(images), alone.predict_proba(images), atol=1e-6)
+
+
+def test_a_member_kept_by_another_process_meanwhile_stays_and_no_partial_copy_is_left(tmp_path, monkeypatch):
+    store = tmp_path / "members"
+    _fit(tmp_path, "first", store, seed=3)
+    kept = (kept_member(store, 3) / IDENTITY).read_text()
+    looks = iter([False])  # the first look finds nothing kept; by the rename another process has kept it
+    real = members.has_train_state
+    monkeypatch.setattr(members, "has_train_state", lambda folder: next(looks, True) and real(folder))
+    members.keep_member(tmp_path / "first" / RESUME_DIR, store, 3, {"other": "identity"})
+    assert (kept_member(store, 3) / IDENTITY).read_text() == kept
+    assert [p.name for p in store.iterdir()] == ["seed3"]
 
 
 def test_a_member_store_needs_a_checkpoint_dir(tmp_path):

@@ -88,8 +88,14 @@ def keep_member(folder: Path, store: Path, seed: int, identity: dict[str, Any]) 
     shutil.copytree(Path(folder) / epoch_dir, partial / epoch_dir)
     shutil.copy2(Path(folder) / STATE, partial / STATE)
     write_json(partial / IDENTITY, identity)
-    shutil.rmtree(target, ignore_errors=True)  # a leftover without a state: nothing was kept there
-    partial.rename(target)
+    if target.exists() and not has_train_state(target):
+        shutil.rmtree(target, ignore_errors=True)  # a leftover without a state: nothing was kept there
+    try:
+        partial.rename(target)
+    except OSError:
+        if not has_train_state(target):
+            raise
+        shutil.rmtree(partial, ignore_errors=True)  # another process kept the same member first
 
 
 def reuse_member(store: Path, seed: int, folder: Path, identity: dict[str, Any]) -> bool:
