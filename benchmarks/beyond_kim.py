@@ -56,10 +56,11 @@ import argparse
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import time
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 import torch
@@ -76,7 +77,8 @@ from benchmarks.common.kim import KIM_DATASETS, KIM_TABLE2, VARIANTS, baseline_r
 from benchmarks.common.machine import describe_machine
 from benchmarks.common.paths import RESULTS, STATES
 from textcnn.analysis.metrics import mean_std
-from textcnn.base.config import INGREDIENTS, RECIPES, as_flags, combine
+from textcnn.base.config import FILL_CHANNEL, INGREDIENTS, RECIPES, TextCNNConfig, as_flags, combine
+from textcnn.data.embeddings import fill_channel, load_vectors
 from textcnn.data.files import TextDataset
 from textcnn.data.splits import Unit, unit_splits
 from textcnn.jobs.search import SearchConfig, search_settings
@@ -134,9 +136,14 @@ ADVERSARIAL_SCAN: tuple[float, ...] = (1.0, 2.0, 4.0)
 # capacity, a sixth of which starts from vectors; Kim's `rand` (300-d) is within half a point of `non-static` (50-d)
 # on MR and SST, so the small vectors may be what holds the model back there
 RANDOM_CHANNEL: dict[str, Any] = {"extra_vectors": ("rand:250",)}
+# the same channel as the library offers it, `rand:fill` (FILL_CHANNEL): as wide as it takes to bring each token to
+# Kim's k = 300, so 250-d beside GloVe 50-d and nothing beside zh_reviews' 300-d rand channel; a recipe with it runs
+# in the cell of the recipe that trains the same model on that dataset (`cell_of`), never a twin of its own
+FILLED_CHANNEL: dict[str, Any] = {"extra_vectors": (FILL_CHANNEL,)}
 # the recipes compared for the library's `--recipe strong` (the first one, all-fasttext, and two with adversarial
 # training), by the mean dev accuracy over the datasets all of them have finished
-STRONG_CANDIDATES: tuple[str, ...] = ("all-fasttext", "strong+adversarial0.5", "base+ensemble3+adversarial0.5")
+STRONG_CANDIDATES: tuple[str, ...] = ("all-fasttext", "strong+adversarial0.5", "base+ensemble3+adversarial0.5",
+                                      "base+ensemble3+adversarial0.5+fill")
 EVERY_RECIPE = "every"  # not "all": that is the name of the recipe with every ingredient
 
 
@@ -159,6 +166,7 @@ def recipes() -> dict[str, dict[str, Any]]:
         table[f"base+ensemble{size}+adversarial0.5"] = {"ensemble": size, **adversarial}
     table["base+rand250"] = dict(RANDOM_CHANNEL)
     table["base+ensemble3+adversarial0.5+rand250"] = {**table["base+ensemble3+adversarial0.5"], **RANDOM_CHANNEL}
+    table["base+ensemble3+adversarial0.5+fill"] = {**table["base+ensemble3+adversarial0.5"], **FILLED_CHANNEL}
     if strong_cell(table) is None:  # looked for among every cell, so that a measured one is never run twice
         table["strong"] = dict(RECIPES["strong"])
     table.update({name: {} for name in SEARCHED})  # base's parameters, then the searched ones
@@ -177,6 +185,49 @@ def strong_cell(table: dict[str, dict[str, Any]]) -> str | None:
     """The recipe of `table` that is the library's `--recipe strong`."""
     return next((name for name, params in table.items() if params == RECIPES["strong"] and name not in SEARCHED),
                 None)
+
+
+def token_width(dataset: str, vectors: str) -> int:
+    """How wide the base variant embeds a token on `dataset`: the vectors' size, or Kim's k for `rand`."""
+    if base_params(dataset, vectors, 1)["variant"] == "rand":
+        return TextCNNConfig().embedding_dim
+    return _vector_size(vectors)
+
+
+@cache
+def _vector_size(vectors: str) -> int:
+    return load_vectors(vectors, words=()).vector_size
+
+
+def on_dataset(params: dict[str, Any], width: int) -> dict[str, Any]:
+    """`params` as trained where the base embeds a token `width` wide: a fill channel as `rand:<its size>` there
+    (textcnn.data.embeddings.fill_channel), or left out when there is nothing to fill."""
+    sources = tuple(params.get("extra_vectors", ()))
+    if FILL_CHANNEL not in sources:
+        return params
+    sizes = [(None, 0 if source == FILL_CHANNEL else _channel_size(source)) for source in sources]
+    filled = fill_channel(sizes, sources, width, params.get("embedding_dim", TextCNNConfig().embedding_dim))
+    if len(filled) < len(sources):  # nothing to fill
+        sources = tuple(source for source in sources if source != FILL_CHANNEL)
+    extra = tuple(f"rand:{size}" if source == FILL_CHANNEL else source for source, (_, size) in zip(sources, filled))
+    rest = {key: value for key, value in params.items() if key != "extra_vectors"}
+    return {**rest, "extra_vectors": extra} if extra else rest
+
+
+def _channel_size(source: str) -> int:
+    sized = re.fullmatch(r"(?:word2vec|fasttext|rand):([1-9][0-9]*)", source)
+    if sized is None:
+        raise ValueError(f"the size of extra vectors {source!r} is known only once they are read")
+    return int(sized.group(1))
+
+
+def cell_of(recipe: str, table: dict[str, dict[str, Any]], width: int) -> str:
+    """The cell that trains `recipe` where the base embeds a token `width` wide: the first recipe of `table` with
+    the same parameters there (a searched recipe is its own cell)."""
+    if recipe in SEARCHED:
+        return recipe
+    wanted = on_dataset(table[recipe], width)
+    return next(name for name, params in table.items() if name not in SEARCHED and on_dataset(params, width) == wanted)
 
 
 def base_params(dataset: str, vectors: str, epochs: int) -> dict[str, Any]:
@@ -218,6 +269,10 @@ def member_store(dataset: str, recipe: str) -> Any:
 
 
 def run_cell(dataset: str, recipe: str, args: argparse.Namespace) -> None:
+    cell = cell_of(recipe, recipes(), token_width(dataset, args.vectors))
+    if cell != recipe:
+        logging.info("%s on %s trains the same model as %s: its cell", recipe, dataset, cell)
+        recipe = cell
     splits, cv, units = units_for(dataset, args.seeds)
     folder = CELLS / dataset / recipe
 
@@ -371,13 +426,18 @@ def tables(datasets: list[str], args: argparse.Namespace) -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     expected: dict[str, int] = {}
+    aliases: dict[str, dict[str, list[str]]] = {}  # recipe → the other cell that trains it → on these datasets
     every_cell: dict[str, dict[str, dict[str, Any] | None]] = {}
     ablation = ["", "## Every recipe (test acc %; dev acc % in brackets)", "",
                 "| dataset | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for dataset in datasets:
         _, _, units = units_for(dataset, args.seeds)
         expected[dataset] = len(units)
-        cells = {r: summary(cell_runs(CELLS / dataset / r), len(units)) for r in names}
+        width = token_width(dataset, args.vectors)
+        cells = {r: summary(cell_runs(CELLS / dataset / cell_of(r, table, width)), len(units)) for r in names}
+        for r in names:
+            if cell_of(r, table, width) != r:
+                aliases.setdefault(r, {}).setdefault(cell_of(r, table, width), []).append(dataset)
         every_cell[dataset] = cells
         kim, best, recipe = kim_best(dataset, len(units)), strong(cells), cells[named]
         tfidf, fasttext = baseline(dataset, "tfidf"), baseline(dataset, "fasttext")
@@ -398,7 +458,10 @@ def tables(datasets: list[str], args: argparse.Namespace) -> str:
         ablation.append(f"| {dataset} | " + " | ".join(
             "pending" if cells[r] is None else f"{cells[r]['test'][0]:.1f} ({cells[r]['dev']:.1f})" for r in names)
             + " |")
-    return "\n".join(lines + ablation + paired_table(datasets, expected) + candidates_table(every_cell))
+    shared = ["", "A recipe that trains another cell's model on a dataset takes that cell's units there: " + "; ".join(
+        f"`{r}` is " + ", ".join(f"`{cell}` on {', '.join(on)}" for cell, on in cells.items())
+        for r, cells in aliases.items()) + "."] if aliases else []
+    return "\n".join(lines + ablation + shared + paired_table(datasets, expected) + candidates_table(every_cell))
 
 
 def _number(value: float | None) -> str:

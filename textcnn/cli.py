@@ -277,11 +277,13 @@ Examples:
 @click.option("--vectors", help="word2vec (.bin/.txt), GloVe .txt, fastText .vec, gensim .kv, or gensim-data:NAME.")
 @click.option("--extra-vectors", multiple=True,
               help="Repeatable: another vector set as its own fine-tuned channel (any size): a file as for "
-                   "--vectors, word2vec:DIM / fasttext:DIM trained on the training texts, or rand:DIM (random, "
-                   "as the rand variant).")
+                   "--vectors, word2vec:DIM / fasttext:DIM trained on the training texts, rand:DIM (random, "
+                   "as the rand variant), or rand:fill (random, as wide as it takes to bring each token's "
+                   "embedding up to --embedding-dim; none when it is that wide already).")
 @click.option("--filter-sizes", default="3,4,5", show_default=True, callback=_int_list, help="Widths from 1..5.")
 @click.option("--n-filters", default=100, show_default=True, help="Feature maps per width.")
-@click.option("--embedding-dim", default=300, show_default=True, help="For rand (and trained word2vec).")
+@click.option("--embedding-dim", default=300, show_default=True,
+              help="For rand (and trained word2vec), and the width rand:fill fills up to.")
 @click.option("--dropout", default=0.5, show_default=True)
 @click.option("--max-norm", default="3.0", show_default=True, callback=_max_norm,
               help="l2 limit on classifier rows, or off.")

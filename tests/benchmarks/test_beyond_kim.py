@@ -15,19 +15,22 @@ from benchmarks.beyond_kim import (
     STRONG_CANDIDATES,
     STRONG_VARIATIONS,
     candidates_table,
+    cell_of,
     cell_shares_members,
     kim_best,
     kim_paper_best,
+    on_dataset,
     paired,
     paired_table,
     recipes,
+    run_cell,
     selected_recipes,
     strong,
     strong_cell,
     summary,
     train_unit,
 )
-from textcnn.base.config import INGREDIENTS, RECIPES
+from textcnn.base.config import FILL_CHANNEL, INGREDIENTS, RECIPES
 from textcnn.data.splits import Unit
 from textcnn.jobs.search import FILTER_SIZES, SearchConfig
 from textcnn.jobs.text import DataSource
@@ -221,3 +224,34 @@ def test_units_that_train_on_their_own_data_or_one_model_share_no_members(monkey
     assert not cell_shares_members("base+ensemble3", no_dev, None)
     monkeypatch.setitem(SEARCHED, "base+ensemble3", SearchConfig())  # each unit trains the settings it found
     assert not cell_shares_members("base+ensemble3", splits, None)
+
+
+def test_a_fill_channel_is_sized_for_the_dataset_s_vectors_or_left_out():
+    fill = {"ensemble": 3, "extra_vectors": (FILL_CHANNEL,)}
+    assert on_dataset(fill, 50) == {"ensemble": 3, "extra_vectors": ("rand:250",)}  # GloVe 50-d up to k = 300
+    assert on_dataset(fill, 300) == {"ensemble": 3}  # zh_reviews' rand channel is 300-d already
+    mixed = {"extra_vectors": ("fasttext:100", FILL_CHANNEL), "embedding_dim": 200}
+    assert on_dataset(mixed, 50) == {"extra_vectors": ("fasttext:100", "rand:50"), "embedding_dim": 200}
+    assert on_dataset({"extra_vectors": ("rand:250",)}, 300) == {"extra_vectors": ("rand:250",)}  # sized: as given
+    with pytest.raises(ValueError, match="known only once they are read"):
+        on_dataset({"extra_vectors": ("glove.txt", FILL_CHANNEL)}, 50)
+
+
+def test_a_recipe_runs_in_the_cell_that_trains_the_same_model_on_each_dataset():
+    table, fill = recipes(), "base+ensemble3+adversarial0.5+fill"
+    assert cell_of(fill, table, 50) == "base+ensemble3+adversarial0.5+rand250"  # English, GloVe 50-d
+    assert cell_of(fill, table, 300) == "base+ensemble3+adversarial0.5"  # zh_reviews: nothing to fill
+    assert cell_of("base+ensemble3+adversarial0.5+rand250", table, 300) == "base+ensemble3+adversarial0.5+rand250"
+    assert all(cell_of(name, table, 50) == name for name in table if name != fill)  # no other twins
+    assert cell_of("base+search", table, 50) == "base+search"
+
+
+def test_running_such_a_recipe_trains_the_units_of_that_cell(tmp_path, monkeypatch):
+    folders = []
+    monkeypatch.setattr(beyond_kim, "STATES", tmp_path)
+    monkeypatch.setattr(beyond_kim, "units_for", lambda dataset, seeds: ({}, None, [Unit(seed=0)]))
+    monkeypatch.setattr(beyond_kim, "run_units", lambda units, train, result, folder, **_: folders.extend(
+        path for unit in units for path in (result(unit), folder(unit))))
+    args = argparse.Namespace(seeds=1, stop_at=None, vectors=None)
+    run_cell("zh_reviews", "base+ensemble3+adversarial0.5+fill", args)  # zh_reviews: rand, 300-d
+    assert [p.parent.name for p in folders] == ["base+ensemble3+adversarial0.5"] * 2  # its result and its state

@@ -427,6 +427,31 @@ def test_a_rand_extra_channel_has_no_vectors_and_needs_no_training_texts():
         resolve_extra_vectors("rand.txt", words, None, seed=0, deterministic=True)
 
 
+def test_the_fill_channel_widens_each_token_to_the_target_or_is_left_out():
+    from textcnn.base.config import FILL_CHANNEL
+    from textcnn.data.embeddings import fill_channel, resolve_extra_vectors
+
+    words = ["<pad>", "<unk>", "film"]
+    assert resolve_extra_vectors(FILL_CHANNEL, words, None, seed=0, deterministic=True) == (None, 0)
+    glove, word2vec = object(), object()
+    sources = ["glove.txt", FILL_CHANNEL, "word2vec:20"]
+    extras = [(glove, 50), (None, 0), (word2vec, 20)]
+    # 50-d vectors, 50 + 20 in the other extra channels: 180 more make 300; the order of the channels stays
+    assert fill_channel(extras, sources, 50, 300) == [(glove, 50), (None, 180), (word2vec, 20)]
+    assert fill_channel(extras, sources, 230, 300) == [(glove, 50), (word2vec, 20)]  # already 300: no channel
+    assert fill_channel(extras, sources, 300, 300) == [(glove, 50), (word2vec, 20)]  # wider: none either
+    assert fill_channel([(glove, 50)], ["glove.txt"], 50, 300) == [(glove, 50)]  # nothing to fill
+
+
+def test_extra_vectors_name_the_fill_channel_at_most_once():
+    from textcnn.base.config import FILL_CHANNEL, DataConfig
+    from textcnn.base.errors import ConfigError
+
+    assert DataConfig(extra_vectors=[FILL_CHANNEL, "rand:5"]).extra_vectors == (FILL_CHANNEL, "rand:5")
+    with pytest.raises(ConfigError, match="once"):
+        DataConfig(extra_vectors=[FILL_CHANNEL, FILL_CHANNEL])
+
+
 def test_extra_vectors_must_be_a_list_of_sources():
     from textcnn.base.config import DataConfig
     from textcnn.base.errors import ConfigError

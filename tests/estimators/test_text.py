@@ -278,6 +278,28 @@ def test_a_rand_extra_channel_is_drawn_like_kims_rand_per_seed_and_fine_tuned(re
     assert not [w for w in recwarn if "coverage" in str(w.message)]
 
 
+def test_the_fill_channel_brings_the_vectors_up_to_the_embedding_dim_and_is_that_rand_channel(tmp_path, glove_path):
+    texts, labels = _english()
+    params = {**TINY, "epochs": 1, "variant": "non-static", "vectors": glove_path, "embedding_dim": 64}
+    filled = TextCNNClassifier(**params, extra_vectors=["rand:fill"]).fit(texts, labels)
+    assert [tuple(e.weight.shape)[1] for e in filled.module_.extra] == [64 - 50]  # GloVe's 50 + 14 = 64
+    explicit = TextCNNClassifier(**params, extra_vectors=["rand:14"]).fit(texts, labels)
+    np.testing.assert_array_equal(filled.predict_proba(texts), explicit.predict_proba(texts))  # the same model
+    filled.save(tmp_path / "run")
+    loaded = TextCNNClassifier.load(tmp_path / "run")
+    assert loaded.get_params()["extra_vectors"] == ("rand:fill",) and loaded.module_.config.extra_dims == (14,)
+    np.testing.assert_allclose(loaded.predict_proba(texts), filled.predict_proba(texts), atol=1e-6)
+
+
+def test_the_fill_channel_adds_nothing_where_the_embedding_is_wide_enough():
+    texts, labels = _english()
+    params = {**TINY, "epochs": 1, "variant": "rand", "embedding_dim": 8}
+    filled = TextCNNClassifier(**params, extra_vectors=["rand:fill"]).fit(texts, labels)
+    plain = TextCNNClassifier(**params).fit(texts, labels)
+    assert len(filled.module_.extra) == 0 and filled.module_.config.extra_dims == ()
+    np.testing.assert_array_equal(filled.predict_proba(texts), plain.predict_proba(texts))  # Kim's rand, unchanged
+
+
 def test_extra_vector_channels_are_saved_and_loaded_with_their_sizes(tmp_path, glove_path):
     from tests.conftest import NEGATIVE, POSITIVE
 

@@ -30,6 +30,9 @@ THRESHOLD_TUNE = "tune"  # multi-label: one threshold per label, chosen on dev t
 OOV_INITS: tuple[str, ...] = ("uniform", "match")  # unknown words: Kim's U[-0.25, 0.25], or the vectors' own scale
 MAX_TOKENS = 1000  # texts are cut to their first 1000 tokens: Kim's sentences average ~20; bounds a hostile input
 MAX_FILTER_SIZE = 5  # widths 1..5 are supported (Kim uses 3,4,5)
+# an extra_vectors entry: a random channel widening each token's embedding to embedding_dim; with 50-d GloVe it is
+# 250-d, beside 300-d vectors (or in the rand variant) it is not added at all
+FILL_CHANNEL = "rand:fill"
 
 
 def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
@@ -135,7 +138,8 @@ class DataConfig(BatchConfig):
     # more vector sets, each its own fine-tuned channel of its own size beside the variant's (Yin & Schütze 2015,
     # multichannel-variable CNN): a vectors file as for `vectors`, "word2vec:DIM" / "fasttext:DIM" to train such
     # vectors on the training texts (fastText's subword vectors also cover words seen too rarely to learn), or
-    # "rand:DIM", a channel initialised at random as in the rand variant
+    # "rand:DIM", a channel initialised at random as in the rand variant, or FILL_CHANNEL ("rand:fill"), a random
+    # channel as wide as it takes to bring one token's embedding up to the model's embedding_dim (Kim's k = 300)
     extra_vectors: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -151,6 +155,8 @@ class DataConfig(BatchConfig):
         if isinstance(self.extra_vectors, str):
             raise ConfigError("extra_vectors is a list of vector sources; wrap a single one in a list")
         object.__setattr__(self, "extra_vectors", tuple(str(v) for v in self.extra_vectors))
+        if self.extra_vectors.count(FILL_CHANNEL) > 1:
+            raise ConfigError(f"extra_vectors may name {FILL_CHANNEL!r} once: one channel fills the embedding up")
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from ..base.atomic import atomic_write
-from ..base.config import OOV_INITS
+from ..base.config import FILL_CHANNEL, OOV_INITS
 from ..base.errors import ConfigError, DataError, VectorsError
 
 if TYPE_CHECKING:
@@ -412,8 +412,11 @@ def resolve_extra_vectors(
 ) -> tuple[KeyedVectors | None, int]:
     """(vectors, channel size) of one `DataConfig.extra_vectors` entry: a file (as `load_vectors` reads),
     "word2vec:DIM" / "fasttext:DIM" trained here on `tokens`, or "rand:DIM", no vectors at all (None: every row
-    random, as in Kim's `rand` variant). A fastText model gives every word of `words` a vector (from its character
-    n-grams), so the channel has no random rows but the special ones."""
+    random, as in Kim's `rand` variant); FILL_CHANNEL is (None, 0) until `fill_channel` sizes it. A fastText model
+    gives every word of `words` a vector (from its character n-grams), so the channel has no random rows but the
+    special ones."""
+    if source == FILL_CHANNEL:  # sized by `fill_channel` once every other channel's width is known
+        return None, 0
     trained = _TRAINED_SOURCE.match(source)
     if trained is None:
         loaded = load_vectors(source, words=words)
@@ -435,6 +438,15 @@ def resolve_extra_vectors(
     if vocabulary:  # every word gets a vector: its own, or (rarer than min_count) one built from its n-grams
         vectors.add_vectors(vocabulary, np.stack([subword[w] for w in vocabulary]))
     return vectors, dim
+
+
+def fill_channel(extras: Sequence[tuple[Any, int]], sources: Sequence[str], width: int,
+                 target: int) -> list[tuple[Any, int]]:
+    """`extras`, resolved from `sources`, with the FILL_CHANNEL entry (if any) sized to widen one token's embedding
+    from `width` (the variant's vectors) plus the other extra channels to `target`, or dropped when they reach it."""
+    size = target - width - sum(dim for source, (_, dim) in zip(sources, extras) if source != FILL_CHANNEL)
+    return [(None, size) if source == FILL_CHANNEL else extra for source, extra in zip(sources, extras)
+            if source != FILL_CHANNEL or size > 0]
 
 
 def vectors_source(vectors: Any) -> Any:

@@ -17,6 +17,7 @@ from ..data.batches import TokenBatches
 from ..data.embeddings import (
     VECTORS_ENV,
     build_embedding_matrix,
+    fill_channel,
     resolve_extra_vectors,
     resolve_vectors,
     save_vectors,
@@ -209,9 +210,12 @@ class TextCNNClassifier(CNNClassifierBase):
             if self.model_config().uses_vectors:
                 vectors, word2vec = resolve_vectors(self.vectors, self.vocab_.itos, tokens, self.embedding_dim,
                                                     seed=self.seed, deterministic=self.deterministic)
+            sources = self.data_config().extra_vectors
             extras = [resolve_extra_vectors(source, self.vocab_.itos, tokens, seed=self.seed,
                                             deterministic=self.deterministic)
-                      for source in self.data_config().extra_vectors]
+                      for source in sources]
+            width = vectors.vector_size if vectors is not None else self.embedding_dim
+            extras = fill_channel(extras, sources, width, self.embedding_dim)
             self._vectors_cache = (vectors, word2vec, extras)
         return self._vectors_cache
 
