@@ -14,7 +14,9 @@ each ingredient, `all` (every ingredient), `all-<ingredient>` (the ablation: wha
 `all` costs), `base+<a>+<b>` for the compositions in CANDIDATES, and `strong+<variation>` for the settings in
 STRONG_VARIATIONS tried on top of the strong recipe, `base+adversarial<ε>` for adversarial training alone at the
 step sizes of ADVERSARIAL_SCAN, `base+rand250` and `base+ensemble3+adversarial0.5+rand250` for a random 250-d channel
-beside the vectors (RANDOM_CHANNEL), and `base+search`: `textcnn search`'s 12 trials of filter widths,
+beside the vectors (RANDOM_CHANNEL), `base+ensemble3+adversarial0.5+fill` for the library's `rand:fill` channel,
+which is that channel beside GloVe 50-d and none on zh_reviews (a recipe that trains the same model as another cell on a
+dataset takes that cell's units there: `cell_of`), and `base+search`: `textcnn search`'s 12 trials of filter widths,
 maps, dropout and learning rate scored on the unit's dev split, then the best settings trained on the unit (a
 unit cut off keeps its finished trials and its final fit resumes). The table's main column is the library's
 `--recipe strong` (textcnn.base.config.RECIPES; one of the recipes above, or its own `strong` cell); beside it,
@@ -459,8 +461,8 @@ def tables(datasets: list[str], args: argparse.Namespace) -> str:
             "pending" if cells[r] is None else f"{cells[r]['test'][0]:.1f} ({cells[r]['dev']:.1f})" for r in names)
             + " |")
     shared = ["", "A recipe that trains another cell's model on a dataset takes that cell's units there: " + "; ".join(
-        f"`{r}` is " + ", ".join(f"`{cell}` on {', '.join(on)}" for cell, on in cells.items())
-        for r, cells in aliases.items()) + "."] if aliases else []
+        f"`{r}` is " + ", ".join(f"`{cell}` on {', '.join(on)}" for cell, on in by_cell.items())
+        for r, by_cell in aliases.items()) + "."] if aliases else []
     return "\n".join(lines + ablation + shared + paired_table(datasets, expected) + candidates_table(every_cell))
 
 
