@@ -1,6 +1,7 @@
 import pytest
 
 from textcnn.base.config import (
+    FILL_CHANNEL,
     INGREDIENTS,
     PRESETS,
     RECIPES,
@@ -81,7 +82,8 @@ def test_every_recipe_builds_a_valid_classifier_and_kim_is_the_defaults():
 
 
 def test_the_strong_recipe_is_its_ingredients_with_adversarial_training_and_kims_optimiser():
-    assert recipe_params("strong") == {**combine(STRONG_INGREDIENTS), "adversarial": STRONG_ADVERSARIAL}
+    assert recipe_params("strong") == {**combine(STRONG_INGREDIENTS), "adversarial": STRONG_ADVERSARIAL,
+                                       "extra_vectors": (FILL_CHANNEL,)}  # Kim's k = 300 wide, whatever the vectors
     assert not {"optimizer", "lr", "epochs", "mixup"} & set(recipe_params("strong"))  # Kim's Adadelta, 25 epochs
     assert combine(["mixup", "ensemble3"]) == {**INGREDIENTS["mixup"], **INGREDIENTS["ensemble3"]}
 
