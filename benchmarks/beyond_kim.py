@@ -58,7 +58,6 @@ import argparse
 import json
 import logging
 import os
-import re
 import shutil
 import sys
 import time
@@ -80,7 +79,7 @@ from benchmarks.common.machine import describe_machine
 from benchmarks.common.paths import RESULTS, STATES
 from textcnn.analysis.metrics import mean_std
 from textcnn.base.config import FILL_CHANNEL, INGREDIENTS, RECIPES, TextCNNConfig, as_flags, combine
-from textcnn.data.embeddings import fill_channel, load_vectors
+from textcnn.data.embeddings import SIZED_SOURCE, fill_channel, load_vectors
 from textcnn.data.files import TextDataset
 from textcnn.data.splits import Unit, unit_splits
 from textcnn.jobs.search import SearchConfig, search_settings
@@ -217,10 +216,10 @@ def on_dataset(params: dict[str, Any], width: int) -> dict[str, Any]:
 
 
 def _channel_size(source: str) -> int:
-    sized = re.fullmatch(r"(?:word2vec|fasttext|rand):([1-9][0-9]*)", source)
+    sized = SIZED_SOURCE.match(source)
     if sized is None:
         raise ValueError(f"the size of extra vectors {source!r} is known only once they are read")
-    return int(sized.group(1))
+    return int(sized.group(2))
 
 
 def cell_of(recipe: str, table: dict[str, dict[str, Any]], width: int) -> str:
@@ -436,10 +435,11 @@ def tables(datasets: list[str], args: argparse.Namespace) -> str:
         _, _, units = units_for(dataset, args.seeds)
         expected[dataset] = len(units)
         width = token_width(dataset, args.vectors)
-        cells = {r: summary(cell_runs(CELLS / dataset / cell_of(r, table, width)), len(units)) for r in names}
+        cell = {r: cell_of(r, table, width) for r in names}
+        cells = {r: summary(cell_runs(CELLS / dataset / cell[r]), len(units)) for r in names}
         for r in names:
-            if cell_of(r, table, width) != r:
-                aliases.setdefault(r, {}).setdefault(cell_of(r, table, width), []).append(dataset)
+            if cell[r] != r:
+                aliases.setdefault(r, {}).setdefault(cell[r], []).append(dataset)
         every_cell[dataset] = cells
         kim, best, recipe = kim_best(dataset, len(units)), strong(cells), cells[named]
         tfidf, fasttext = baseline(dataset, "tfidf"), baseline(dataset, "fasttext")

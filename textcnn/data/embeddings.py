@@ -404,7 +404,8 @@ def train_fasttext(
     return model.wv
 
 
-_TRAINED_SOURCE = re.compile(r"^(word2vec|fasttext|rand):([1-9][0-9]*)$")
+# an extra_vectors entry sized by its name: vectors trained here, or a random channel (group 1: kind, group 2: size)
+SIZED_SOURCE = re.compile(r"^(word2vec|fasttext|rand):([1-9][0-9]*)$")
 
 
 def resolve_extra_vectors(
@@ -417,7 +418,7 @@ def resolve_extra_vectors(
     special ones."""
     if source == FILL_CHANNEL:  # sized by `fill_channel` once every other channel's width is known
         return None, 0
-    trained = _TRAINED_SOURCE.match(source)
+    trained = SIZED_SOURCE.match(source)
     if trained is None:
         loaded = load_vectors(source, words=words)
         return loaded, loaded.vector_size
