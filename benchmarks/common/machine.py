@@ -1,4 +1,9 @@
-"""One line naming the machine a benchmark ran on: CPU model and cores, GPU, torch version."""
+"""One line naming the machine a benchmark ran on: CPU model, vector instructions and cores, GPU, torch version.
+
+The vector instruction set is part of it because CPU kernels choose their code path by it, and with it their
+rounding: the same seed trains another model on an AVX2 machine than on an AVX-512 one
+(benchmarks/isa_reproducibility.py).
+"""
 
 from __future__ import annotations
 
@@ -18,7 +23,24 @@ def cpu_name() -> str:
         return platform.machine()
 
 
+# environment variables that hold a CPU library to a lower instruction set (benchmarks/isa_reproducibility.py)
+ISA_LIMITS = ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "MKL_CBWR")
+
+
+def vector_isa() -> str:
+    """The widest x86 vector instruction set the CPU reports (AVX-512, AVX2, or torch's view elsewhere), and any
+    limit the environment sets on the libraries' use of it."""
+    try:
+        flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("flags")), [])
+    except OSError:
+        flags = []
+    isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else torch.backends.cpu.get_cpu_capability()
+    limits = [f"{name}={os.environ[name]}" for name in ISA_LIMITS if os.environ.get(name)]
+    return ", ".join([isa, *limits])
+
+
 def describe_machine() -> str:
-    """CPU model and cores, GPU and torch version in one line."""
+    """CPU model (vector instructions) and cores, GPU and torch version in one line."""
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return f"{cpu_name()}, {os.cpu_count()} CPU cores, {gpu}, torch {torch.__version__}"
+    return f"{cpu_name()} ({vector_isa()}), {os.cpu_count()} CPU cores, {gpu}, torch {torch.__version__}"
