@@ -57,7 +57,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import shutil
 import sys
 import time
@@ -67,6 +66,7 @@ from typing import Any
 import torch
 
 from benchmarks.common.cli import (
+    add_vectors_arg,
     add_worker_args,
     benchmark_parser,
     copies_of_this_run,
@@ -479,8 +479,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=25)
     parser.add_argument("--device", default="auto")
-    parser.add_argument(
-        "--vectors", default=os.path.join(os.environ.get("TEXTCNN_DATA", "."), "glove", "glove.6B.50d.kim7.txt"))
+    add_vectors_arg(parser)
     parser.add_argument("--table-only", action="store_true", help="only rebuild the tables from finished units")
     parser.add_argument("--stop-at", type=stop_time, metavar="HH:MM",
                         help="start no unit that would not end by this local time (by the cell's mean unit time)")

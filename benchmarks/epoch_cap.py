@@ -15,11 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import statistics
 from pathlib import Path
 
-from benchmarks.common.cli import benchmark_parser, run_benchmark
+from benchmarks.common.cli import add_vectors_arg, benchmark_parser, run_benchmark
 from benchmarks.common.kim import units_for
 from benchmarks.common.paths import RESULTS
 from textcnn.base.atomic import write_json
@@ -61,8 +60,7 @@ def main() -> None:
     parser.add_argument("--variant", default="non-static")
     parser.add_argument("--folds", default="0,1,2", help="CV folds (or seeds, for fixed-split datasets) to run")
     parser.add_argument("--epochs", type=int, default=50)
-    parser.add_argument("--vectors", default=os.path.join(os.environ.get("TEXTCNN_DATA", "."), "glove",
-                                                          "glove.6B.50d.kim7.txt"))
+    add_vectors_arg(parser)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     splits, cv, units = units_for(args.dataset, seeds=max(int(f) for f in args.folds.split(",")) + 1)

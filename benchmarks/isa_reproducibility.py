@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from benchmarks.common.cli import benchmark_parser, run_benchmark
+from benchmarks.common.cli import add_vectors_arg, benchmark_parser, run_benchmark
 from benchmarks.common.machine import describe_machine
 from benchmarks.common.paths import RESULTS
 
@@ -128,8 +128,7 @@ def main() -> None:
     parser.add_argument("--train-size", type=int, default=4000, help="training sentences used (the first N)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=2)
-    parser.add_argument(
-        "--vectors", default=os.path.join(os.environ.get("TEXTCNN_DATA", "."), "glove", "glove.6B.50d.kim7.txt"))
+    add_vectors_arg(parser)
     parser.add_argument("--out", type=Path, default=RESULT, help="where the table is written")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

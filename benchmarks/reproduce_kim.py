@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import re
 import time
 from functools import partial
@@ -28,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.common.cli import benchmark_parser, run_benchmark
+from benchmarks.common.cli import add_vectors_arg, benchmark_parser, run_benchmark
 from benchmarks.common.kim import KIM_DATASETS, KIM_TABLE2, VARIANTS, baseline_text, parse_list, units_for
 from benchmarks.common.machine import describe_machine
 from benchmarks.common.paths import RESULTS, ROOT, STATES
@@ -139,9 +138,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=25)
     parser.add_argument("--device", default="auto")
-    parser.add_argument(
-        "--vectors", default=os.path.join(os.environ.get("TEXTCNN_DATA", "."), "glove", "glove.6B.50d.kim7.txt")
-    )
+    add_vectors_arg(parser)
     parser.add_argument("--table-only", action="store_true", help="only rebuild the table from finished units")
     parser.add_argument("--readme", action="store_true", help="also copy the table into README.md")
     args = parser.parse_args()

@@ -9,12 +9,11 @@ when present. Prints a Markdown table (mean ± std over seeds) and writes it to 
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import tempfile
 from pathlib import Path
 
-from benchmarks.common.cli import benchmark_parser, run_benchmark
+from benchmarks.common.cli import add_vectors_arg, benchmark_parser, run_benchmark
 from benchmarks.common.machine import describe_machine
 from benchmarks.common.paths import RESULTS
 from textcnn.jobs.text import DataSource, make_classifier, train_run
@@ -57,9 +56,7 @@ def table(cells: dict[tuple[str, int], dict], seeds: int, command: str) -> str:
 def main() -> None:
     parser = benchmark_parser(__spec__.name, __doc__)
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument(
-        "--vectors", default=os.path.join(os.environ.get("TEXTCNN_DATA", "."), "glove/glove.6B.50d.kim7.txt")
-    )
+    add_vectors_arg(parser)
     args = parser.parse_args()
     cell_dir = RESULTS / "sst2_variants"
     cell_dir.mkdir(parents=True, exist_ok=True)

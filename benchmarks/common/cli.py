@@ -57,6 +57,13 @@ def units_before(units: Iterable[U], deadline: datetime | None, done: Callable[[
         yield unit
 
 
+def add_vectors_arg(parser: argparse.ArgumentParser) -> None:
+    """`--vectors`, by default the GloVe 6B 50-d subset under $TEXTCNN_DATA (the only English vectors here)."""
+    default = os.path.join(os.environ.get("TEXTCNN_DATA", "."), "glove", "glove.6B.50d.kim7.txt")
+    parser.add_argument("--vectors", default=default,
+                        help="word vectors of the pretrained variants (default: %(default)s)")
+
+
 WORKER_FLAG = "--worker"  # marks a copy started by `copies_of_this_run`: it trains, starts no copies, writes no table
 
 

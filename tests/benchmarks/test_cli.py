@@ -11,8 +11,16 @@ from functools import partial
 import pytest
 
 from benchmarks import beyond_kim
-from benchmarks.common.cli import copies_of_this_run, run_benchmark, stop_time, units_before
+from benchmarks.common.cli import add_vectors_arg, copies_of_this_run, run_benchmark, stop_time, units_before
 from textcnn.base.errors import DataError
+
+
+def test_the_vectors_default_to_the_glove_subset_under_textcnn_data(monkeypatch, tmp_path):
+    monkeypatch.setenv("TEXTCNN_DATA", str(tmp_path))
+    parser = argparse.ArgumentParser()
+    add_vectors_arg(parser)
+    assert parser.parse_args([]).vectors == str(tmp_path / "glove" / "glove.6B.50d.kim7.txt")
+    assert parser.parse_args(["--vectors", "v.txt"]).vectors == "v.txt"
 
 
 def test_a_textcnn_error_becomes_one_line_and_exit_code_2(capsys):
