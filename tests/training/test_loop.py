@@ -457,6 +457,14 @@ def test_adversarial_training_is_reproducible_and_changes_the_weights():
     assert not all(torch.equal(a[k], off[k]) for k in a)
 
 
+def test_an_adversarial_step_as_large_as_the_inputs_warns_once_and_a_small_one_does_not(recwarn):
+    _fit(MixedLinear(), adversarial=0.01)  # inputs have norms of about 1 to 6
+    assert not [w for w in recwarn if "adversarial" in str(w.message)]
+    with pytest.warns(UserWarning, match=r"adversarial ε 20 is \d+% of a typical example's input norm") as caught:
+        _fit(MixedLinear(), adversarial=20.0)
+    assert len([w for w in caught if "adversarial" in str(w.message)]) == 1  # the first step of 3 epochs only
+
+
 def test_adversarial_training_needs_a_model_that_takes_noise():
     with pytest.raises(ConfigError, match="adversarial training needs a model whose forward takes noise="):
         _fit(PlainLinear(), adversarial=0.5)

@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import os
 import tempfile
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -38,7 +39,14 @@ from ..storage.rundir import (
     save_run,
 )
 from ..training import distributed
-from ..training.loop import EpochRecord, FitResult, fit_model, predict_logits, resolve_device
+from ..training.loop import (
+    ADVERSARIAL_SCALE_WARNING,
+    EpochRecord,
+    FitResult,
+    fit_model,
+    predict_logits,
+    resolve_device,
+)
 from ..training.members import MemberStore, data_fingerprint, keep_member, reuse_member
 from ..training.objective import balanced_weights, dev_score
 from ..training.resume import RESUME_DIR, REUSED, has_train_state, member_resume_dir
@@ -217,8 +225,11 @@ class CNNClassifierBase(ClassifierMixin, BaseEstimator):
             member = self.module_ if i == 0 else self._member(self.seed + i)
             folder = None if resume_dir is None else member_resume_dir(resume_dir, i)
             log.info("ensemble member %d/%d (seed %d)", i + 1, config.ensemble, config.seed + i)
-            results.append(self._fit_member(member, train, dataclasses.replace(config, seed=config.seed + i), dev,
-                                            folder, resume, on_epoch, store))
+            with warnings.catch_warnings():
+                if i > 0:  # the same data and settings: the first member has said it
+                    warnings.filterwarnings("ignore", message=ADVERSARIAL_SCALE_WARNING)
+                results.append(self._fit_member(member, train, dataclasses.replace(config, seed=config.seed + i),
+                                                dev, folder, resume, on_epoch, store))
             members.append(member)
         self.module_ = ProbabilityAverage(members, config.multi_label)
         dev_acc, score = (None, None) if dev is None else self._dev_scores(config, dev)
