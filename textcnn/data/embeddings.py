@@ -468,7 +468,8 @@ def resolve_vectors(
         return load_vectors(source, words=words), None
     if tokens is None:
         raise ConfigError(f"no vectors to start from: pass vectors=PATH (--vectors) or set ${VECTORS_ENV}")
-    log.info("no --vectors and no $%s: training word2vec on the %d training texts", VECTORS_ENV, len(tokens))
+    log.info("no --vectors and no $%s: training word2vec on the %d training texts (on a few thousand texts Kim's "
+             "--variant rand is often better: README, Data and vectors)", VECTORS_ENV, len(tokens))
     workers = 1 if deterministic else min(4, os.cpu_count() or 1)
     trained = train_word2vec(tokens, dim, seed=seed, workers=workers)
     return trained, trained
