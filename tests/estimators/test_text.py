@@ -142,15 +142,6 @@ def test_without_vectors_word2vec_is_trained_and_saved(corpus, tmp_path, monkeyp
     assert (tmp_path / "run" / "word2vec.txt").stat().st_size > 0
 
 
-@pytest.mark.parametrize(("variant", "warned"), [("non-static", True), ("rand", False)])
-def test_adversarial_training_on_word2vec_trained_here_warns(corpus, monkeypatch, recwarn, variant, warned):
-    monkeypatch.delenv("TEXTCNN_VECTORS", raising=False)
-    params = {**TINY, "variant": variant, "embedding_dim": 12, "epochs": 1, "adversarial": 0.01}
-    TextCNNClassifier(**params).fit(*corpus)
-    found = [w for w in recwarn if "on word2vec vectors trained on the training texts" in str(w.message)]
-    assert len(found) == warned
-
-
 def test_an_ensemble_warns_once_of_an_adversarial_step_larger_than_its_inputs(corpus, recwarn):
     params = {**TINY, "variant": "rand", "embedding_dim": 8, "epochs": 1, "adversarial": 50.0, "ensemble": 3}
     TextCNNClassifier(**params).fit(*corpus)

@@ -372,7 +372,7 @@ def train_word2vec(
     skip_gram: bool = WORD2VEC_SKIP_GRAM,
 ) -> KeyedVectors:
     """Train word2vec (window 5; skip-gram, 20 epochs unless told otherwise: see WORD2VEC_EPOCHS) on tokenised
-    sentences.
+    sentences, and centre the vectors (subtract their mean).
 
     With ``workers=1`` and a fixed ``seed`` two runs give identical vectors; more workers are faster
     but the thread schedule changes the result.
@@ -395,7 +395,13 @@ def train_word2vec(
     if not len(model.wv):
         raise DataError(f"no word occurs at least min_count={min_count} times in {len(sentences)} sentences")
     model.train(sentences, total_examples=model.corpus_count, epochs=epochs)
-    return model.wv
+    vectors = model.wv
+    # on a small corpus every vector shares one large direction (mean pairwise cosine 0.98 on the 60 demo sentences,
+    # 0.88 on TREC, 0.76 on SST-2): removing it took the demo set from test 0.56 to 0.88 and left TREC and SST-2 as
+    # they were (README "Data and vectors")
+    vectors.vectors -= vectors.vectors.mean(axis=0)
+    vectors.fill_norms(force=True)
+    return vectors
 
 
 def train_fasttext(

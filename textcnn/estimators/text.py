@@ -37,16 +37,6 @@ from .predictor import PREDICT_BATCH_SIZE, TextPredictor, check_texts, tokenize_
 log = logging.getLogger(__name__)
 
 
-# word2vec trained on a small training set leaves every rare word (most of the vocabulary) close to gensim's tiny
-# initial vectors, a hundredth of the length of the frequent words' ones; an adversarial step swamps them
-# (README "Beyond Kim's recipe": --recipe strong on TREC without --vectors)
-ADVERSARIAL_ON_TRAINED_WORD2VEC = (
-    "adversarial training (ε {epsilon:g}) on word2vec vectors trained on the training texts: their rare words keep "
-    "vectors too short for the step, and accuracy can fall far below training without it; the strong recipe was "
-    "measured with pretrained vectors (--vectors) or --variant rand"
-)
-
-
 class TextCNNClassifier(CNNClassifierBase):
     """Kim (2014) CNN sentence classifier with the scikit-learn API: fit, predict, predict_proba, score.
 
@@ -220,8 +210,6 @@ class TextCNNClassifier(CNNClassifierBase):
             if self.model_config().uses_vectors:
                 vectors, word2vec = resolve_vectors(self.vectors, self.vocab_.itos, tokens, self.embedding_dim,
                                                     seed=self.seed, deterministic=self.deterministic)
-                if word2vec is not None and self.adversarial > 0:
-                    warn_caller(ADVERSARIAL_ON_TRAINED_WORD2VEC.format(epsilon=self.adversarial))
             sources = self.data_config().extra_vectors
             extras = [resolve_extra_vectors(source, self.vocab_.itos, tokens, seed=self.seed,
                                             deterministic=self.deterministic)

@@ -275,7 +275,7 @@ def _train_epoch(
 
 # adversarial ε above this share of a typical example's input norm gets a warning: the strong recipe's 0.5 is 3-7% of
 # it where it was measured (GloVe 50-d plus a random channel on Kim's datasets, Kim's random vectors on zh_reviews),
-# while on vectors as short as those word2vec learns from the 60 demo sentences it is 4 times the whole input
+# while on the short vectors word2vec learns from the 60 demo sentences it is about 40%, and the model learns nothing
 ADVERSARIAL_WARN_SHARE = 0.2
 ADVERSARIAL_SCALE_WARNING = "adversarial ε"  # how the warning starts
 
