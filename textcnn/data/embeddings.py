@@ -478,7 +478,7 @@ def resolve_vectors(
 ) -> tuple[KeyedVectors, KeyedVectors | None]:
     """(vectors for `words`, the word2vec vectors trained here or None) from `vectors`, $TEXTCNN_VECTORS or `tokens`.
 
-    Without a source, CBOW word2vec of size `dim` is trained on `tokens` (one worker when `deterministic`).
+    Without a source, `train_word2vec` trains vectors of size `dim` on `tokens` (one worker when `deterministic`).
     """
     source = vectors_source(vectors)
     if source is not None:
