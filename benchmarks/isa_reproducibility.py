@@ -16,7 +16,6 @@ two.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import subprocess
@@ -51,6 +50,7 @@ CONTROLLED = sorted({name for _, env in SETTINGS for name in env})
 def train_once(args: argparse.Namespace) -> dict[str, Any]:
     """Train the model of `args` in this process; its dev accuracy and hashes of its weights and dev probabilities."""
     from textcnn.jobs.text import DataSource, make_classifier
+    from textcnn.training.members import data_fingerprint
 
     source = DataSource(None if args.dataset == "demo" else args.dataset)
     splits = source.load()
@@ -63,26 +63,19 @@ def train_once(args: argparse.Namespace) -> dict[str, Any]:
     start = time.perf_counter()
     clf.fit(train.texts[:args.train_size], y_train, dev=(dev.texts, y_dev), label_names=names)
     seconds = time.perf_counter() - start
-    return {"dev_acc": clf.score(dev.texts, y_dev), "weights": weights_hash(clf.module_),
-            "probabilities": hashlib.sha256(clf.predict_proba(dev.texts).tobytes()).hexdigest(),
-            "seconds": seconds, "aten_capability": torch.backends.cpu.get_cpu_capability()}
-
-
-def weights_hash(module: torch.nn.Module) -> str:
-    """SHA-256 of every tensor of `module`'s state, in name order: equal weights, equal hash."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(module.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
+    return {"dev_acc": clf.score(dev.texts, y_dev),
+            "weights": data_fingerprint(sorted(clf.module_.state_dict().items())),  # (name, tensor) in name order
+            "probabilities": data_fingerprint([clf.predict_proba(dev.texts)]), "seconds": seconds,
+            "aten_capability": torch.backends.cpu.get_cpu_capability()}
 
 
 def run_setting(env: dict[str, str], argv: list[str]) -> dict[str, Any]:
     """`train_once` in a fresh process whose environment adds `env` (and drops the other controlled variables); one
     thread unless `env` sets OMP_NUM_THREADS."""
     base = {key: value for key, value in os.environ.items() if key not in CONTROLLED}
-    done = subprocess.run([sys.executable, "-m", __spec__.name, *argv, "--child"], env={**base, "OMP_NUM_THREADS": "1",
-                          **env}, check=True, capture_output=True, text=True)
+    env = {**base, "OMP_NUM_THREADS": "1", **env}
+    done = subprocess.run([sys.executable, "-m", __spec__.name, *argv, "--child"], env=env, check=True,
+                          capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -141,8 +134,9 @@ def main() -> None:
     for name, env in SETTINGS:
         rows.append((name, run_setting(env, argv)))
         print(f"{name}: dev {rows[-1][1]['dev_acc']:.4f}, weights {rows[-1][1]['weights'][:12]}", flush=True)
-    args.out.write_text(report(rows, args))
-    print(report(rows, args))
+    text = report(rows, args)
+    args.out.write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":

@@ -14,13 +14,18 @@ from pathlib import Path
 import torch
 
 
-def cpu_name() -> str:
-    """The CPU model from /proc/cpuinfo, or the architecture where there is none."""
+def cpuinfo(field: str) -> str | None:
+    """The value of the first `field` line of /proc/cpuinfo ("model name", "flags"), or None where there is none."""
     try:
         lines = Path("/proc/cpuinfo").read_text().splitlines()
-        return next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.machine()
+    except OSError:
+        return None
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith(field)), None)
+
+
+def cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo, or the architecture where there is none."""
+    return cpuinfo("model name") or platform.machine()
 
 
 # environment variables that hold a CPU library to a lower instruction set (benchmarks/isa_reproducibility.py)
@@ -30,11 +35,7 @@ ISA_LIMITS = ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "MKL_CBWR")
 def vector_isa() -> str:
     """The widest x86 vector instruction set the CPU reports (AVX-512, AVX2, or torch's view elsewhere), and any
     limit the environment sets on the libraries' use of it."""
-    try:
-        flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                      if line.startswith("flags")), [])
-    except OSError:
-        flags = []
+    flags = (cpuinfo("flags") or "").split()
     isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else torch.backends.cpu.get_cpu_capability()
     limits = [f"{name}={os.environ[name]}" for name in ISA_LIMITS if os.environ.get(name)]
     return ", ".join([isa, *limits])

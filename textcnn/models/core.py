@@ -282,12 +282,19 @@ class Perturbation:
         """Set the step from the recorded input's gradient (call after the first pass's backward)."""
         if self.seen is None or self.seen.grad is None:
             raise RuntimeError("Perturbation.aim needs a first pass whose backward reached the model's input")
-        grad = self.seen.grad.detach()  # (B, ...)
-        if self.movable is not None:
-            grad = grad * self.movable
+        grad = self._movable_part(self.seen.grad.detach())  # (B, ...)
         norms = grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (grad.dim() - 1))  # (B, 1, ...)
         self.step = epsilon * grad / norms
         self.seen = None
+
+    def input_norms(self) -> Tensor:
+        """The L2 norm (B,) of each example's recorded input, over the values the step may move (call before aim)."""
+        if self.seen is None:
+            raise RuntimeError("Perturbation.input_norms needs a recorded first pass")
+        return self._movable_part(self.seen.detach()).flatten(1).norm(dim=1)
+
+    def _movable_part(self, x: Tensor) -> Tensor:
+        return x if self.movable is None else x * self.movable  # (B, ...)
 
 
 class ClassifierHead(nn.Module):

@@ -282,8 +282,7 @@ ADVERSARIAL_SCALE_WARNING = "adversarial ε"  # how the warning starts
 
 def _report_adversarial_scale(noise: Perturbation, epsilon: float) -> None:
     """Log ε as a share of the median input norm of the first batch (one host sync per fit), warning when large."""
-    inputs = noise.seen.detach() if noise.movable is None else noise.seen.detach() * noise.movable  # (B, ...)
-    typical = float(inputs.flatten(1).norm(dim=1).median())
+    typical = float(noise.input_norms().median())
     share = epsilon / typical if typical > 0 else float("inf")
     log.info("adversarial ε %g is %.1f%% of the median input norm (%.3g) of the first batch", epsilon, 100 * share,
              typical)
